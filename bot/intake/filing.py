@@ -1,0 +1,46 @@
+"""What every intake does once raw bytes have arrived: one transaction each.
+
+A failure inside the pipeline (a bug, a database hiccup on one message) never
+stops intake and never loses the message: it is quarantined with the error's
+type as the reason, in a fresh transaction that also advances the cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from bot.app import App
+from bot.db import session_scope
+from bot.log import get_logger
+from bot.pipeline import Origin, Outcome, process_message, quarantine
+
+log = get_logger("intake")
+
+InTxn = Callable[[Session], None]
+
+
+def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = None) -> Outcome:
+    """File `raw` in its own transaction; `in_txn` (e.g. advance a cursor) joins it."""
+    try:
+        with session_scope(app.engine) as session:
+            outcome = process_message(app, session, raw, origin)
+            if in_txn is not None:
+                in_txn(session)
+    except OperationalError:
+        # The database itself is unwell: let the caller retry later rather than
+        # quarantining good mail because of an outage.
+        raise
+    except Exception as exc:
+        log.exception("pipeline error; message quarantined", source=origin.source)
+        with session_scope(app.engine) as session:
+            outcome = quarantine(
+                session, raw, reason=f"internal error while filing: {type(exc).__name__}: "
+                f"{str(exc)[:200]}", kind="error", source=origin.source,
+            )
+            if in_txn is not None:
+                in_txn(session)
+    app.outbox_wakeup.set()
+    return outcome

@@ -1,0 +1,238 @@
+"""The one entry point for every message: raw bytes in, filed case out.
+
+`process_message` runs inside the caller's transaction (one per message), so
+the raw message, its case, every state change and every mail it causes (as
+outbox rows) commit together with the intake cursor, or not at all.
+
+Stages: dedupe -> parse (or quarantine) -> spam check -> thread into a case
+(or open one) -> store -> handlers (rules, commands, acknowledgement).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlmodel import Session, select
+
+from bot.app import App
+from bot.config import Member
+from bot.log import get_logger
+from bot.message import ParsedMessage
+from bot.models import Case, InboundMessage, Quarantine
+from bot.msgids import own_case_id
+from bot.parse import ParseError, extract_forwarded, parse_message
+from bot.records import add_event, ensure_participant, open_case
+from bot.threader import ThreadMatch, match_case, remember_ids
+
+log = get_logger("pipeline")
+
+
+@dataclass
+class Origin:
+    """Where a message came from and how to treat it."""
+
+    source: str
+    received_at: datetime | None = None
+    # Backfill (import, or old mail on a first run) files silently: no mail goes out.
+    backfill: bool = False
+
+
+@dataclass
+class Outcome:
+    """What happened to one message."""
+
+    status: str  # filed | duplicate | replay | quarantined
+    message_id: str | None = None
+    case_code: str | None = None
+    reason: str | None = None
+    new_case: bool = False
+
+
+@dataclass
+class MessageContext:
+    """Everything a handler may look at or act on for one filed message."""
+
+    app: App
+    session: Session
+    pm: ParsedMessage
+    inbound: InboundMessage
+    case: Case
+    is_new_case: bool
+    origin: Origin
+    match: ThreadMatch
+    sender_member: Member | None
+    forwarded: ParsedMessage | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def quiet(self) -> bool:
+        """True when no mail may be sent about this message (backfill/import)."""
+        return self.origin.backfill
+
+
+Handler = Callable[[MessageContext], None]
+
+
+def dedupe_key(pm_message_id: str | None, sha: str) -> str:
+    """Message-ID when there is one, else a hash of the raw bytes."""
+    return f"mid:{pm_message_id}" if pm_message_id else f"sha:{sha}"
+
+
+def quarantine(
+    session: Session,
+    raw: bytes,
+    *,
+    reason: str,
+    kind: str,
+    source: str,
+    key: str | None = None,
+    headers_only: bool = False,
+    size: int | None = None,
+) -> Outcome:
+    """Keep `raw` aside with `reason` (once per key) instead of filing it."""
+    key = key or f"sha:{hashlib.sha256(raw).hexdigest()}"
+    exists = session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first()
+    if exists is None:
+        session.add(Quarantine(dedupe_key=key, raw=raw, reason=reason, kind=kind,
+                               source=source, headers_only=headers_only,
+                               size=size if size is not None else len(raw)))
+        add_event(session, None, "quarantined", category=kind, reason=reason, source=source)
+        session.flush()
+        log.warning("message quarantined", kind=kind, reason=reason)
+    return Outcome(status="quarantined", reason=reason)
+
+
+def _received(origin: Origin, pm: ParsedMessage, app: App) -> datetime:
+    when = origin.received_at or (pm.date if origin.backfill else None) or app.now()
+    return when.astimezone(UTC)
+
+
+def _handlers() -> list[Handler]:
+    from bot.handlers import HANDLERS
+
+    return HANDLERS
+
+
+def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> Outcome:
+    """File one message (see module docstring); the caller commits."""
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        pm = parse_message(raw)
+    except ParseError as exc:
+        return quarantine(session, raw, reason=f"cannot parse: {exc}", kind="unparsable",
+                          source=origin.source)
+
+    key = dedupe_key(pm.message_id, sha)
+    existing = session.exec(select(InboundMessage).where(InboundMessage.dedupe_key == key)).first()
+    if existing is not None:
+        if existing.raw_sha256 == sha:
+            return Outcome(status="duplicate", message_id=pm.message_id)
+        return _replay(app, session, pm, existing, origin)
+    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first():
+        return Outcome(status="duplicate", message_id=pm.message_id)
+
+    if (pm.header("X-Spam-Flag") or "").strip().upper() == "YES":
+        return quarantine(session, raw, reason="flagged as spam by the upstream filter",
+                          kind="spam", source=origin.source, key=key)
+
+    sender = pm.first_from
+    sender_member = app.config.member_for(sender.addr if sender else None)
+    own_id_case = own_case_id(app.secret, pm.message_id)
+    match = match_case(session, pm, app.secret, sender_is_member=sender_member is not None)
+    forwarded: ParsedMessage | None = None
+    kind = "inbound"
+    is_new = False
+    case = match.case
+
+    if own_id_case is not None:
+        kind = "own"
+    elif case is None and sender_member is not None:
+        forwarded = extract_forwarded(pm)
+        if forwarded is not None:
+            inner = match_case(session, forwarded, app.secret, sender_is_member=False)
+            if inner.case is not None:
+                case, match, kind = inner.case, inner, "forwarded"
+
+    received = _received(origin, pm, app)
+    if case is None:
+        is_new = True
+        report = forwarded if forwarded is not None and sender_member is not None else pm
+        reporter = report.first_from
+        date_reported = received
+        if report is forwarded and forwarded is not None and forwarded.date is not None:
+            date_reported = forwarded.date.astimezone(UTC)
+        case = open_case(
+            session,
+            date_reported=date_reported,
+            reporter_address=reporter.key if reporter else None,
+            reporter_name=reporter.name if reporter else None,
+            message_id=pm.message_id,
+            how="forwarded by a member" if report is forwarded else "new report",
+        )
+        kind = "forwarded-report" if report is forwarded else "report"
+
+    inbound = InboundMessage(
+        dedupe_key=key, message_id=pm.message_id, raw_sha256=sha, raw=raw, size=len(raw),
+        source=origin.source, received_at=received,
+        date=pm.date.astimezone(UTC) if pm.date else None,
+        from_address=sender.key if sender else None, subject=pm.subject[:1000],
+        case_id=case.id, kind=kind,
+        parent_message_id=pm.in_reply_to[0] if pm.in_reply_to else None,
+    )
+    session.add(inbound)
+    session.flush()
+    remember_ids(session, case, pm, inbound_id=inbound.id)
+    if forwarded is not None and (kind == "forwarded" or is_new):
+        remember_ids(session, case, forwarded, inbound_id=inbound.id)
+
+    if own_id_case is not None:
+        add_event(session, case, "sent_copy_filed", message_id=pm.message_id)
+        log.info("own mail filed", case=case.code, message_id=pm.message_id)
+        return Outcome(status="filed", message_id=pm.message_id, case_code=case.code)
+
+    _record_participants(session, case, pm, app)
+    add_event(session, case, "message_filed", message_id=pm.message_id, filed_as=kind,
+              how=match.how, member=sender_member.email if sender_member else None,
+              backfill=origin.backfill)
+    if match.merged:
+        log.info("cases merged", case=case.code, merged=match.merged)
+    log.info("message filed", case=case.code, message_id=pm.message_id, kind=kind,
+             how=match.how, new_case=is_new)
+
+    ctx = MessageContext(app=app, session=session, pm=pm, inbound=inbound, case=case,
+                         is_new_case=is_new, origin=origin, match=match,
+                         sender_member=sender_member, forwarded=forwarded)
+    for handler in _handlers():
+        handler(ctx)
+    session.flush()
+    return Outcome(status="filed", message_id=pm.message_id, case_code=case.code,
+                   new_case=is_new)
+
+
+def _record_participants(session: Session, case: Case, pm: ParsedMessage, app: App) -> None:
+    conduct = app.config.conduct_address
+    for addr in [*pm.from_, *pm.to, *pm.cc]:
+        if not addr.key or addr.key == conduct or "@" not in addr.key:
+            continue
+        role = "member" if app.config.member_for(addr.key) else "other"
+        ensure_participant(session, case, addr.key, addr.name, role)
+
+
+def _replay(
+    app: App, session: Session, pm: ParsedMessage, existing: InboundMessage, origin: Origin
+) -> Outcome:
+    """Same Message-ID, different bytes: never filed twice, but noted on the case."""
+    case = session.get(Case, existing.case_id) if existing.case_id else None
+    add_event(session, case, "duplicate_message_id", message_id=pm.message_id,
+              source=origin.source)
+    from bot.handlers import REPLAY_HANDLERS
+
+    for handler in REPLAY_HANDLERS:
+        handler(app, session, pm, case, origin)
+    log.warning("message id seen before with other content", message_id=pm.message_id,
+                case=case.code if case else None)
+    return Outcome(status="replay", message_id=pm.message_id,
+                   case_code=case.code if case else None)

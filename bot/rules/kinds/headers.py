@@ -1,0 +1,53 @@
+"""Header-based rule kinds."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from pydantic import field_validator
+
+from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
+
+if TYPE_CHECKING:
+    from bot.pipeline import MessageContext
+
+
+class HeaderMatchPolicy(Policy):
+    """`header` present (when `pattern` is empty) or any value matching `pattern`."""
+
+    header: str
+    pattern: str = ""
+    ignore_case: bool = True
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return v
+
+
+@rule_kind
+class HeaderMatch(RuleKind):
+    """Matches when a header is present, or when one of its values matches a pattern."""
+
+    kind = "header_match"
+    policy_model = HeaderMatchPolicy
+
+    def check(self, ctx: MessageContext) -> RuleHit | None:
+        """Look at every value of the header."""
+        policy = self.policy
+        assert isinstance(policy, HeaderMatchPolicy)
+        values = ctx.pm.header_all(policy.header)
+        if not values:
+            return None
+        if not policy.pattern:
+            return self.hit()
+        flags = re.IGNORECASE if policy.ignore_case else 0
+        for value in values:
+            if re.search(policy.pattern, value.strip(), flags):
+                return self.hit()
+        return None

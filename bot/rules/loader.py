@@ -1,0 +1,74 @@
+"""Load and validate `rules/*.toml` at start-up (errors name file, rule and key)."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Config, ConfigError
+from bot.rules.base import KINDS, RuleKind
+
+# The project's rules/ folder, used when the config names none.
+DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+
+
+def rules_dir(config: Config) -> Path:
+    """The folder holding rule policy files."""
+    return config.resolve_path(config.rules_dir) if config.rules_dir else DEFAULT_RULES_DIR
+
+
+def _import_kinds() -> None:
+    # Importing the kind modules registers them in KINDS.
+    import bot.rules.kinds  # noqa: F401
+
+
+def load_rules_from(folder: Path) -> list[RuleKind]:
+    """Every rule defined in `folder`/*.toml, validated, in file then table order."""
+    _import_kinds()
+    if not folder.is_dir():
+        raise ConfigError(f"rules: folder {folder.name!r} not found")
+    rules: list[RuleKind] = []
+    names: set[str] = set()
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"rules/{path.name}: not valid TOML: {exc}") from None
+        unknown = set(data) - {"rule"}
+        if unknown:
+            raise ConfigError(f"rules/{path.name}: unknown key {sorted(unknown)[0]!r} "
+                              "(rules are [[rule]] tables)")
+        for i, table in enumerate(data.get("rule", [])):
+            where = f"rules/{path.name}: rule[{i}]"
+            if not isinstance(table, dict):
+                raise ConfigError(f"{where}: must be a table")
+            kind = table.get("kind")
+            if kind not in KINDS:
+                raise ConfigError(f"{where}.kind: unknown rule kind {kind!r} "
+                                  f"(known: {', '.join(sorted(KINDS))})")
+            cls = KINDS[kind]
+            try:
+                policy = cls.policy_model.model_validate(table)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                key = ".".join(str(p) for p in err["loc"])
+                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+                raise ConfigError(f"{where} ({table.get('name', '?')}).{key}: {msg}") from None
+            if policy.name in names:
+                raise ConfigError(f"{where}.name: rule {policy.name!r} defined twice")
+            names.add(policy.name)
+            rules.append(cls(policy))
+    return rules
+
+
+@lru_cache(maxsize=8)
+def _cached(folder: str) -> tuple[RuleKind, ...]:
+    return tuple(load_rules_from(Path(folder)))
+
+
+def load_rules(config: Config) -> list[RuleKind]:
+    """The rules for `config` (cached per folder; validated on first load)."""
+    return list(_cached(str(rules_dir(config))))

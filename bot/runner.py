@@ -1,0 +1,87 @@
+"""`cocbot run`: intake, outbox sender and scheduler, once or forever."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from bot.app import App
+from bot.db import session_scope
+from bot.intake.imap import ImapIntake
+from bot.intake.imap import run_once as imap_run_once
+from bot.intake.maildir import run_maildir, sync_maildir
+from bot.log import get_logger
+from bot.roster import sync_roster
+from bot.scheduler import run_due, scheduler_loop
+from bot.sender import deliver_due, sender_loop
+
+log = get_logger("run")
+
+
+def prepare(app: App) -> None:
+    """Start-up work shared by every mode: bring the roster up to date."""
+    with session_scope(app.engine) as session:
+        sync_roster(session, app.config)
+
+
+def intake_once(app: App) -> int:
+    """File all waiting mail from the configured source."""
+    intake = app.config.intake
+    if intake.source == "maildir":
+        assert intake.maildir is not None
+        return sync_maildir(app, app.config.resolve_path(intake.maildir))
+    return imap_run_once(app)
+
+
+def run_once(app: App) -> dict[str, int]:
+    """Process all waiting mail, run what the scheduler has due, send, and return counts."""
+    prepare(app)
+    filed = intake_once(app)
+    due = run_due(app)
+    sent = deliver_due(app)
+    log.info("run once finished", handled=filed, scheduled=due, sent=sent)
+    return {"handled": filed, "scheduled": due, "sent": sent}
+
+
+def run_forever(app: App, stop: threading.Event | None = None) -> None:
+    """Run intake, sender and scheduler in threads until SIGTERM/SIGINT or `stop`."""
+    prepare(app)
+    stop = stop or threading.Event()
+
+    def _signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+        app.outbox_wakeup.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)
+
+    intake = app.config.intake
+    if intake.source == "maildir":
+        assert intake.maildir is not None
+        path = Path(app.config.resolve_path(intake.maildir))
+        intake_thread = threading.Thread(target=run_maildir, args=(app, path, stop),
+                                         name="intake", daemon=True)
+    else:
+        intake_thread = threading.Thread(target=ImapIntake(app).run, args=(stop,),
+                                         name="intake", daemon=True)
+    threads = [
+        intake_thread,
+        threading.Thread(target=sender_loop, args=(app, stop), name="sender", daemon=True),
+        threading.Thread(target=scheduler_loop, args=(app, stop), name="scheduler",
+                         daemon=True),
+    ]
+    for t in threads:
+        t.start()
+    log.info("cocbot running", source=intake.source)
+    while not stop.wait(0.5):
+        for t in threads:
+            if not t.is_alive():
+                log.error("worker stopped unexpectedly; shutting down", worker=t.name)
+                stop.set()
+    app.outbox_wakeup.set()
+    for t in threads:
+        t.join(timeout=10)
+    log.info("cocbot stopped")

@@ -1,0 +1,204 @@
+"""The pipeline on a real database (SQLite and PostgreSQL): filing, dedupe, threading."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session, select
+
+from bot.app import App
+from bot.db import session_scope
+from bot.models import AppendOnlyError, Case, Event, InboundMessage, Quarantine
+from bot.msgids import make_message_id
+from bot.pipeline import Origin, Outcome, process_message
+from bot.records import case_record, find_case, list_cases
+from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, make_app, make_mail
+
+
+@pytest.fixture
+def app(db_url: str) -> App:
+    return make_app(db_url)
+
+
+def file(app: App, raw: bytes, backfill: bool = True) -> Outcome:
+    with session_scope(app.engine) as session:
+        return process_message(app, session, raw, Origin(source="test", backfill=backfill))
+
+
+def cases(app: App) -> list[dict[str, object]]:
+    with Session(app.engine) as session:
+        return [case_record(session, c) for c in list_cases(session)]
+
+
+def test_new_report_opens_case_with_record(app: App) -> None:
+    out = file(app, make_mail(message_id="r1@mail.example"))
+    assert out.status == "filed" and out.new_case
+    [rec] = cases(app)
+    assert rec["status"] == "Ongoing"
+    assert rec["message_ids"] == ["r1@mail.example"]
+    code = str(rec["code"])
+    assert len(code.split(" ")) == 2
+    with Session(app.engine) as session:
+        case = find_case(session, code)
+        assert case is not None and case.reporter_address == REPORTER
+        kinds = [e.kind for e in session.exec(select(Event).where(Event.case_id == case.id))]
+        assert "case_opened" in kinds and "message_filed" in kinds
+
+
+def test_same_message_twice_is_filed_once(app: App) -> None:
+    raw = make_mail(message_id="r1@mail.example")
+    assert file(app, raw).status == "filed"
+    assert file(app, raw).status == "duplicate"
+    with Session(app.engine) as session:
+        assert len(session.exec(select(InboundMessage)).all()) == 1
+
+
+def test_no_message_id_dedupes_by_hash(app: App) -> None:
+    raw = make_mail(message_id="x@y.example").replace(b"Message-ID: <x@y.example>\n", b"")
+    assert b"Message-ID" not in raw
+    assert file(app, raw).status == "filed"
+    assert file(app, raw).status == "duplicate"
+    assert len(cases(app)) == 1
+
+
+def test_raw_bytes_kept_unaltered(app: App) -> None:
+    raw = make_mail(message_id="r1@mail.example").replace(b"\n", b"\r\n") + b"\r\n\x00tail"
+    file(app, raw)
+    with Session(app.engine) as session:
+        row = session.exec(select(InboundMessage)).one()
+        assert row.raw == raw
+
+
+def test_reply_by_references_lands_in_case(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    out = file(app, make_mail(sender=MAYA, subject="Re: report", message_id="m1@example.org",
+                              in_reply_to="r1@mail.example", references=["r1@mail.example"]))
+    assert not out.new_case
+    [rec] = cases(app)
+    assert rec["message_ids"] == ["r1@mail.example", "m1@example.org"]
+
+
+def test_reply_citing_unseen_message_still_lands(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    # A reply to r1 that the bot never sees (conduct address dropped) ...
+    # ... and a reply to that reply, citing both.
+    file(app, make_mail(sender=ALEX, message_id="m2@example.org", in_reply_to="ghost@x.example",
+                        references=["r1@mail.example", "ghost@x.example"]))
+    out = file(app, make_mail(sender=REPORTER, message_id="r3@mail.example",
+                              in_reply_to="ghost@x.example", references=["ghost@x.example"]))
+    assert not out.new_case
+    assert len(cases(app)) == 1
+
+
+def test_parent_arriving_after_reply_joins_it(app: App) -> None:
+    file(app, make_mail(message_id="child@x.example", in_reply_to="parent@x.example"))
+    out = file(app, make_mail(message_id="parent@x.example"))
+    assert not out.new_case
+    assert len(cases(app)) == 1
+
+
+def test_message_tying_two_cases_merges_them(app: App) -> None:
+    file(app, make_mail(message_id="a@x.example"))
+    file(app, make_mail(sender="other@else.example", message_id="b@x.example"))
+    assert len(cases(app)) == 2
+    out = file(app, make_mail(sender=ALEX, message_id="c@example.org",
+                              references=["a@x.example", "b@x.example"]))
+    assert not out.new_case
+    [rec] = cases(app)
+    assert set(rec["message_ids"]) == {"a@x.example", "b@x.example", "c@example.org"}  # type: ignore[arg-type]
+
+
+def test_ids_without_at_link_nothing(app: App) -> None:
+    file(app, make_mail(message_id="a@x.example", headers={"In-Reply-To": "<yes>"}))
+    file(app, make_mail(sender="b@else.example", message_id="b@x.example",
+                        headers={"In-Reply-To": "<yes>"}))
+    assert len(cases(app)) == 2
+
+
+def test_code_name_in_subject_threads_only_for_member_or_participant(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    code = str(cases(app)[0]["code"]).replace(" ", "-")
+    stranger = file(app, make_mail(sender="stranger@evil.example", message_id="s@evil.example",
+                                   subject=f"[CoC {code}] hello"))
+    assert stranger.new_case
+    member = file(app, make_mail(sender=MAYA, message_id="m@example.org",
+                                 subject=f"Re: [CoC {code}] update"))
+    assert not member.new_case and member.case_code == code.replace("-", " ")
+    reporter = file(app, make_mail(sender=REPORTER, message_id="r2@mail.example",
+                                   subject=f"[CoC {code}] more"))
+    assert not reporter.new_case
+
+
+def test_own_message_id_threads_and_is_filed_as_own(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    with Session(app.engine) as session:
+        case = session.exec(select(Case)).one()
+    own = make_message_id(app.secret, "example.org", case.id)
+    out = file(app, make_mail(sender=CONDUCT, message_id=own, subject="Re: report"))
+    assert not out.new_case
+    reply = file(app, make_mail(sender=REPORTER, message_id="r2@mail.example",
+                                in_reply_to=own))
+    assert not reply.new_case
+    with Session(app.engine) as session:
+        row = session.exec(select(InboundMessage).where(InboundMessage.message_id == own)).one()
+        assert row.kind == "own"
+
+
+def test_forged_own_id_does_not_thread(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    with Session(app.engine) as session:
+        case = session.exec(select(Case)).one()
+    forged = make_message_id("wrong-secret", "example.org", case.id)
+    out = file(app, make_mail(sender="x@evil.example", message_id="e@evil.example",
+                              in_reply_to=forged))
+    assert out.new_case
+
+
+def test_member_forward_opens_case_for_original_sender(app: App) -> None:
+    body = (
+        "FYI, this came to me directly.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Pat Person <pat@person.example>\n"
+        "Date: Mon, 2 Nov 2026 at 10:15\n"
+        "Subject: Something happened at the meetup\n"
+        "To: Maya Chen <maya@example.org>\n\n"
+        "I want to report what happened.\n"
+    )
+    out = file(app, make_mail(sender=MAYA, subject="Fwd: Something happened at the meetup",
+                              body=body, message_id="fw@example.org"))
+    assert out.new_case
+    with Session(app.engine) as session:
+        case = session.exec(select(Case)).one()
+        assert case.reporter_address == "pat@person.example"
+        assert case.date_reported.date().isoformat() == "2026-11-02"
+
+
+def test_unparsable_message_is_quarantined_with_reason(app: App) -> None:
+    out = file(app, b"\x00\x01\x02 not mail at all")
+    assert out.status == "quarantined" and out.reason
+    with Session(app.engine) as session:
+        q = session.exec(select(Quarantine)).one()
+        assert q.reason and q.kind == "unparsable"
+
+
+def test_spam_is_quarantined(app: App) -> None:
+    out = file(app, make_mail(headers={"X-Spam-Flag": "YES"}))
+    assert out.status == "quarantined"
+    assert cases(app) == []
+    with Session(app.engine) as session:
+        assert session.exec(select(Quarantine)).one().kind == "spam"
+
+
+def test_events_are_append_only(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"))
+    with Session(app.engine) as session:
+        ev = session.exec(select(Event)).first()
+        assert ev is not None
+        ev.kind = "tampered"
+        session.add(ev)
+        with pytest.raises(AppendOnlyError):
+            session.flush()
+        session.rollback()
+        ev2 = session.exec(select(Event)).first()
+        session.delete(ev2)
+        with pytest.raises(AppendOnlyError):
+            session.flush()
