@@ -43,6 +43,9 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 
+from mailparser.dates import parse_mail_date
+from mailparser.utils import get_addresses
+
 from bot.message import Address, ParsedMessage
 
 __all__ = [
@@ -363,11 +366,11 @@ def parse_loose_date(value: str | None) -> datetime | None:
         return None
     # Gmail puts U+202F before "AM"; every Unicode space is a plain space here.
     text = " ".join(value.split())
-    if not re.search(r"\b[AP]\.?M\.?\b", text, re.I):
-        # The stdlib ignores AM/PM, so it only gets dates without them.
-        when = parse_date(text)
-        if when is not None:
-            return when
+    # A strict RFC 5322 reading first: the stdlib's lenient one would ignore "PM"
+    # or "GMT+01:00" and be wrong by hours.
+    strict = parse_mail_date(text).value
+    if isinstance(strict, datetime):
+        return strict.astimezone(UTC)
     text = _AT_RE.sub(" ", f" {text} ")
     text = _WEEKDAY_RE.sub(" ", text)
     text = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text)
@@ -424,8 +427,6 @@ def _mailparser_addresses(
     value: str, diagnostics: list[dict[str, object]]
 ) -> list[tuple[str, str]]:
     """mail-parser's structural splitter, which reports ambiguous items."""
-    from mailparser.utils import get_addresses
-
     pairs = get_addresses(value, defects=diagnostics, decode_names=True)
     return [(name, addr) for name, addr in pairs if addr]
 
@@ -818,9 +819,11 @@ def _parse_message(raw: bytes) -> ParsedMessage:
 # Forwarded messages
 # --------------------------------------------------------------------------
 
+# Forward separators.  The optional ">" prefix matters: HTML-to-text renders
+# Gmail's forward container as a quote, so the whole block arrives quoted.
 _FORWARD_MARKER_RE = re.compile(
-    r"^[ \t]*(?:"
-    r"-{2,}[ \t]*(?:Forwarded message|Forwarded Message|Original Message)[ \t]*-{2,}"
+    r"^(?P<quote>(?:[ \t]*>)*)[ \t]*(?:"
+    r"-{2,}[ \t]*(?:Forwarded message|Original Message)[ \t]*-{2,}"
     r"|Begin forwarded message:"
     r"|_{10,}"
     r")[ \t]*$",
@@ -833,6 +836,29 @@ _FWD_HEADER_RE = re.compile(
 _MAILTO_RE = re.compile(r"(?:<mailto:[^<>]*>|\[mailto:[^\[\]]*\])", re.I)
 
 
+def _unquote(lines: list[str], depth: int) -> list[str]:
+    """`lines` with `depth` levels of ">" quoting removed.
+
+    Stops at the first non-blank line quoted less deeply: the quoted block, and
+    with it the forward, ends there.
+    """
+    out: list[str] = []
+    for line in lines:
+        rest = line
+        for _ in range(depth):
+            stripped = rest.lstrip(" \t")
+            if not stripped.startswith(">"):
+                break
+            rest = stripped[2:] if stripped.startswith("> ") else stripped[1:]
+        else:
+            out.append(rest)
+            continue
+        if line.strip():
+            break
+        out.append("")
+    return out
+
+
 def _strip_quote(lines: list[str]) -> list[str]:
     """Remove one level of "> " quoting when the block after a marker is quoted.
 
@@ -841,16 +867,7 @@ def _strip_quote(lines: list[str]) -> list[str]:
     first = next((line for line in lines if line.strip()), "")
     if not first.lstrip().startswith(">"):
         return lines
-    out: list[str] = []
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith(">"):
-            out.append(stripped[2:] if stripped.startswith("> ") else stripped[1:])
-        elif stripped:
-            break  # the quoted block is over
-        else:
-            out.append("")
-    return out
+    return _unquote(lines, 1)
 
 
 def _forward_address(value: str) -> tuple[list[Address], bool]:
@@ -859,18 +876,22 @@ def _forward_address(value: str) -> tuple[list[Address], bool]:
     addresses, suspicious = _split_addresses(shown)
     if not addresses:
         # Outlook prints 'Maya Chen [mailto:maya@example.org]' or a bare name.
+        # Only when the line names exactly one address: with two, which one is
+        # the sender is a guess an attacker could steer.
         found = _EMAILISH_RE.findall(value)
-        if found:
+        if len({addr.lower() for addr in found}) == 1:
             name = _clean(shown.replace(found[0], "").strip(" <>\"'"))
             addresses = [Address(name=name, addr=found[0])]
-            suspicious = len({addr.lower() for addr in found}) != 1
+            suspicious = False
     return addresses, suspicious
 
 
 def _inline_forward(text: str) -> ParsedMessage | None:
     """The first forward block in `text` as a ParsedMessage, or None."""
     for marker in _FORWARD_MARKER_RE.finditer(text):
-        lines = _strip_quote(text[marker.end() :].lstrip("\n").split("\n"))
+        depth = marker.group("quote").count(">")
+        lines = text[marker.end() :].lstrip("\n").split("\n")
+        lines = _strip_quote(_unquote(lines, depth) if depth else lines)
         fields: list[tuple[str, str]] = []
         index = 0
         # Thunderbird leaves a blank line after the marker; skip those first.
