@@ -102,6 +102,7 @@ _HEADER_END_RE = re.compile(rb"\r?\n\r?\n")
 # Limits against pathological input: parts walked per message and length of a
 # Message-ID (RFC 5322 caps a line at 998 octets).
 _MAX_PARTS = 5000
+_DECODE_CHUNK = 4096
 _MAX_MSGID = 998
 
 
@@ -208,6 +209,23 @@ def decode_words(value: str) -> str:
     """Decode RFC 2047 encoded words in `value`; leave the text alone if that fails."""
     if "=?" not in value:
         return value
+    if len(value) > _DECODE_CHUNK:
+        # The stdlib decoder is quadratic in the number of words; decode a huge
+        # value in pieces cut at a blank or after "?=", never inside an encoded word.
+        pieces: list[str] = []
+        start = 0
+        while start < len(value):
+            cuts = [value.find(" ", start + _DECODE_CHUNK), value.find("?=", start + _DECODE_CHUNK)]
+            cuts = [cut + (2 if value.startswith("?=", cut) else 0) for cut in cuts if cut >= 0]
+            end = min(cuts, default=len(value))
+            pieces.append(_decode_words(value[start:end]))
+            start = end
+        return "".join(pieces)
+    return _decode_words(value)
+
+
+def _decode_words(value: str) -> str:
+    """`decode_words` for one piece of bounded length."""
     try:
         chunks = decode_header(value)
     except (HeaderParseError, ValueError, binascii.Error, LookupError, UnicodeError):
@@ -279,14 +297,14 @@ def parse_msgid_list(value: str) -> list[str]:
     if not value:
         return []
     value = _unfold(_bytes_to_text(value))
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered set: a References list can be long
     bracketed = _BRACKETED_RE.findall(value)
     candidates = bracketed or _BARE_ID_RE.findall(_COMMENT_RE.sub(" ", value))
     for candidate in candidates:
         mid = _valid_id(candidate.rstrip(".,;:") if not bracketed else candidate)
-        if mid is not None and mid not in found:
-            found.append(mid)
-    return found
+        if mid is not None:
+            found.setdefault(mid)
+    return list(found)
 
 
 # --------------------------------------------------------------------------
@@ -715,8 +733,11 @@ def _repair_header_block(data: bytes) -> bytes:
     return b"\n".join(lines) + data[end:]
 
 
-def _parse_tree(raw: bytes) -> Message:
-    """The compat32 MIME tree of `raw`, or ParseError when there is no header block."""
+def _parse_tree(raw: bytes) -> tuple[Message, bool]:
+    """The compat32 MIME tree of `raw` and whether only its headers could be read.
+
+    ParseError when there is no header block.
+    """
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise ParseError(f"input is {type(raw).__name__}, not bytes")
     data = bytes(raw)
@@ -725,19 +746,24 @@ def _parse_tree(raw: bytes) -> Message:
     if not data.strip():
         raise ParseError("empty input: no header block")
     data = _repair_header_block(data)
+    headers_only = False
     try:
         msg = BytesParser(policy=policy.compat32).parsebytes(data)
-    except RecursionError as exc:
-        raise ParseError("message nested too deeply to parse (RecursionError)") from exc
-    except Exception as exc:
-        raise ParseError(f"mail parser failed: {type(exc).__name__}: {exc}") from exc
+    except Exception:
+        # Absurd MIME nesting exhausts the stdlib parser's recursion; the header
+        # block alone still parses, and headers are what filing needs.
+        headers_only = True
+        try:
+            msg = BytesParser(policy=policy.compat32).parsebytes(data, headersonly=True)
+        except Exception as exc:
+            raise ParseError(f"mail parser failed: {type(exc).__name__}: {exc}") from exc
     names = [name.lower() for name in msg]
     if not names:
         raise ParseError(f"no header block: first line is not a header field: {data[:32]!r}")
     if not _MESSAGE_FIELDS.intersection(names):
         shown = ", ".join(sorted(set(names))[:5])
         raise ParseError(f"no message header fields (From, Date, Subject, ...); found: {shown}")
-    return msg
+    return msg, headers_only
 
 
 def parse_message(raw: bytes) -> ParsedMessage:
@@ -758,7 +784,7 @@ def parse_message(raw: bytes) -> ParsedMessage:
 
 def _parse_message(raw: bytes) -> ParsedMessage:
     """`parse_message` without the exception wrapper."""
-    msg = _parse_tree(raw)
+    msg, headers_only = _parse_tree(raw)
     raw_headers: list[tuple[str, str]] = [(name, str(value)) for name, value in msg.raw_items()]
     headers = [(_clean(name), header_text(value)) for name, value in raw_headers]
 
@@ -778,11 +804,15 @@ def _parse_message(raw: bytes) -> ParsedMessage:
     subjects = [value for key, value in headers if key.lower() == "subject"]
 
     defects: list[str] = []
-    try:
-        body = _collect_body(msg)
-    except Exception as exc:  # headers are still worth having
+    if headers_only:
         body = _Body()
-        body.defects.append(f"BodyError:{type(exc).__name__}")
+        body.defects.append("BodyNotParsed:TooDeeplyNested")
+    else:
+        try:
+            body = _collect_body(msg)
+        except Exception as exc:  # headers are still worth having
+            body = _Body()
+            body.defects.append(f"BodyError:{type(exc).__name__}")
     defects.extend(body.defects)
 
     text_body = "\n".join(body.plain)
@@ -818,6 +848,11 @@ def _parse_message(raw: bytes) -> ParsedMessage:
 # --------------------------------------------------------------------------
 # Forwarded messages
 # --------------------------------------------------------------------------
+
+# How many forward separators to try, and how many header lines a forward block
+# may have: bounds on the work hostile text can cause.
+_MAX_FORWARD_MARKERS = 20
+_MAX_FORWARD_HEADER_LINES = 200
 
 # Forward separators.  The optional ">" prefix matters: HTML-to-text renders
 # Gmail's forward container as a quote, so the whole block arrives quoted.
@@ -888,31 +923,48 @@ def _forward_address(value: str) -> tuple[list[Address], bool]:
 
 def _inline_forward(text: str) -> ParsedMessage | None:
     """The first forward block in `text` as a ParsedMessage, or None."""
-    for marker in _FORWARD_MARKER_RE.finditer(text):
+    lines = text.split("\n")
+    tried = 0
+    for start, line in enumerate(lines):
+        marker = _FORWARD_MARKER_RE.match(line)
+        if marker is None:
+            continue
+        tried += 1
+        if tried > _MAX_FORWARD_MARKERS:
+            break
         depth = marker.group("quote").count(">")
-        lines = text[marker.end() :].lstrip("\n").split("\n")
-        lines = _strip_quote(_unquote(lines, depth) if depth else lines)
-        fields: list[tuple[str, str]] = []
-        index = 0
-        # Thunderbird leaves a blank line after the marker; skip those first.
-        while index < len(lines) and not lines[index].strip():
-            index += 1
-        while index < len(lines):
-            line = lines[index]
-            match = _FWD_HEADER_RE.match(line.strip())
-            if match:
-                fields.append((match.group(1).lower(), match.group(2).strip()))
-            elif line[:1] in (" ", "\t") and line.strip() and fields:
-                name, value = fields[-1]
-                fields[-1] = (name, f"{value} {line.strip()}")
-            else:
-                break
-            index += 1
-        names = [name for name, _ in fields]
-        if "from" not in names:
+        # Only a window is unquoted while looking for the header block, so that many
+        # separator lines cannot make this quadratic; the body is done once below.
+        window = lines[start + 1 : start + 1 + _MAX_FORWARD_HEADER_LINES]
+        window = _strip_quote(_unquote(window, depth) if depth else window)
+        fields, used = _forward_fields(window)
+        if not any(name == "from" for name, _ in fields):
             continue  # a separator line, or a reply quote without a header block
-        return _forward_message(fields, "\n".join(lines[index:]).strip("\n"))
+        rest = lines[start + 1 :]
+        rest = _strip_quote(_unquote(rest, depth) if depth else rest)
+        return _forward_message(fields, "\n".join(rest[used:]).strip("\n"))
     return None
+
+
+def _forward_fields(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
+    """The header lines at the top of a forward block and how many lines they use."""
+    fields: list[tuple[str, str]] = []
+    index = 0
+    # Thunderbird and Apple Mail leave a blank line after the marker.
+    while index < len(lines) and not lines[index].strip():
+        index += 1
+    while index < len(lines):
+        line = lines[index]
+        match = _FWD_HEADER_RE.match(line.strip())
+        if match:
+            fields.append((match.group(1).lower(), match.group(2).strip()))
+        elif line[:1] in (" ", "\t") and line.strip() and fields:
+            name, value = fields[-1]
+            fields[-1] = (name, f"{value} {line.strip()}")
+        else:
+            break
+        index += 1
+    return fields, index
 
 
 def _forward_message(fields: list[tuple[str, str]], body: str) -> ParsedMessage:

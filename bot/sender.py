@@ -1,20 +1,280 @@
-"""Outbox sender (placeholder until the outbound work lands): nothing to deliver."""
+"""The outbox sender: delivers queued rows over SMTP, retries, gives up visibly.
+
+Each row holds the finished message bytes (see `bot.outbox`), so every attempt
+sends exactly the same message with the same Message-ID.  Delivery is
+at-least-once: if the process dies after the server accepted a message but
+before the row is marked sent, the next run sends it again, and recipients
+(and the bot's own intake) see the same Message-ID twice, which mail clients
+and the pipeline's dedupe treat as one message.
+
+Failures:
+
+- transient (4xx replies, connection errors, timeouts, a failed login): retried
+  with exponential backoff and jitter until `smtp.give_up_after_hours` after
+  the row was queued; then the row is marked failed.
+- permanent (5xx replies): the row is marked failed at once.
+- partial acceptance: aiosmtplib returns normally when at least one recipient
+  was accepted, with a dict of the refused ones.  Those are recorded on the row
+  (``refused``: ``"addr: code text"``) and as an event.  Recipients refused with
+  a 4xx reply are retried on their own (the row stays queued with ``sent_at``
+  set: "partly delivered"); a 5xx refusal marks the row failed, so it shows up
+  in ``cocbot outbox`` and ``cocbot outbox retry`` re-sends to the refused
+  recipients only.
+
+Envelope sender: the conduct address, also for automatic replies.  RFC 3834
+(section 3.3) recommends a null reverse-path for auto-replies so that bounces
+cannot loop; we deliberately keep the conduct address because (a) submission
+relays commonly refuse or rewrite ``MAIL FROM:<>`` from authenticated users,
+and (b) a bounce of an acknowledgement tells the group that the reporter's
+address does not work.  Loops are prevented instead by ``Auto-Submitted`` on
+everything we send and by never answering DSNs or auto-submitted mail.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import random
+import ssl
 import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from bot.app import App
+from bot.db import session_scope
+from bot.log import get_logger
+from bot.models import Case, Outbox
+from bot.records import add_event
+
+log = get_logger("sender")
+
+BATCH = 50
+# A claimed row is left alone by other senders for this long (a crash mid-send
+# releases it when the lease runs out).
+LEASE_SECONDS = 300.0
+
+
+@dataclass
+class Attempt:
+    """What one SMTP transaction did for one row."""
+
+    tried: list[str] = field(default_factory=list)
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    error: str | None = None
+    transient: bool = True
+
+
+def refused_entry(addr: str, code: int, text: str) -> str:
+    """How a refused recipient is written in `Outbox.refused`."""
+    return f"{addr}: {code} {' '.join(text.split())}"[:300]
+
+
+def refused_addresses(row: Outbox) -> list[str]:
+    """The addresses listed in `row.refused`."""
+    return [entry.split(":", 1)[0] for entry in row.refused]
+
+
+def pending_recipients(row: Outbox) -> list[str]:
+    """Whom the next attempt for `row` goes to.
+
+    Nothing delivered yet (``sent_at`` empty): every recipient.  Partly
+    delivered: only the recipients listed as refused.
+    """
+    if row.sent_at is None or not row.refused:
+        return list(row.recipients)
+    return refused_addresses(row)
+
+
+def backoff_seconds(app: App, attempts: int, rng: random.Random | None = None) -> float:
+    """Delay before attempt `attempts` + 1: exponential, capped, with jitter."""
+    smtp = app.config.smtp
+    base = min(smtp.retry_max_seconds, smtp.retry_base_seconds * (2 ** max(0, attempts - 1)))
+    # "Equal jitter": at least half the delay, so retries never bunch at zero.
+    return base / 2 + (rng or random).uniform(0, base / 2)
+
+
+def _claim(app: App) -> list[Outbox]:
+    """Due rows, each claimed by pushing its next attempt past a lease."""
+    now = app.now_utc()
+    lease_until = now + timedelta(seconds=LEASE_SECONDS)
+    claimed: list[Outbox] = []
+    with session_scope(app.engine) as session:
+        rows = session.exec(
+            select(Outbox)
+            .where(Outbox.status == "queued", col(Outbox.next_attempt_at) <= now)
+            .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
+            .limit(BATCH)
+        ).all()
+        for row in rows:
+            # Conditional update: only one sender (process or thread) wins a row.
+            result = session.execute(
+                update(Outbox)
+                .where(col(Outbox.id) == row.id, col(Outbox.status) == "queued",
+                       col(Outbox.next_attempt_at) == row.next_attempt_at)
+                .values(next_attempt_at=lease_until)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                claimed.append(row)
+        for row in claimed:
+            session.expunge(row)
+    return claimed
+
+
+def _tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context()
+
+
+async def _connect(app: App) -> aiosmtplib.SMTP:
+    smtp_cfg = app.config.smtp
+    client = aiosmtplib.SMTP(
+        hostname=smtp_cfg.host,
+        port=smtp_cfg.port,
+        timeout=smtp_cfg.timeout,
+        use_tls=smtp_cfg.security == "ssl",
+        start_tls=smtp_cfg.security == "starttls",
+        tls_context=_tls_context() if smtp_cfg.security != "none" else None,
+    )
+    await client.connect()
+    if smtp_cfg.username:
+        await client.login(smtp_cfg.username, smtp_cfg.password)
+    return client
+
+
+async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attempt:
+    recipients = pending_recipients(row)
+    try:
+        errors, _reply = await client.sendmail(sender, recipients, row.raw)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        refused = {r.recipient: (r.code, r.message) for r in exc.recipients}
+        return Attempt(tried=recipients, refused=refused, error="every recipient refused")
+    except aiosmtplib.SMTPResponseException as exc:
+        return Attempt(tried=recipients, error=f"{exc.code} {exc.message}",
+                       transient=400 <= exc.code < 500)
+    refused = {addr: (resp.code, resp.message) for addr, resp in errors.items()}
+    accepted = [r for r in recipients if r not in refused]
+    return Attempt(tried=recipients, accepted=accepted, refused=refused)
+
+
+async def _deliver(app: App, rows: list[Outbox]) -> list[Attempt]:
+    """One SMTP session for the batch; a connection failure fails every row in it."""
+    attempts: list[Attempt] = []
+    try:
+        client = await _connect(app)
+    except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+        error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"[:500]
+        return [Attempt(error=error) for _ in rows]
+    try:
+        for row in rows:
+            try:
+                attempts.append(await _send_one(client, app.config.conduct_address, row))
+            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                # The session broke: this row and the rest are retried later.
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                attempts.extend(Attempt(error=error) for _ in rows[len(attempts):])
+                break
+    finally:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError):
+            client.close()
+    return attempts
+
+
+def _record(app: App, row_id: int, attempt: Attempt) -> bool:
+    """Store the outcome of one attempt; True when the row is now fully sent."""
+    now = app.now_utc()
+    with session_scope(app.engine) as session:
+        row = session.get(Outbox, row_id)
+        if row is None:
+            return False
+        row.attempts += 1
+        case = session.get(Case, row.case_id) if row.case_id else None
+        if attempt.accepted and row.sent_at is None:
+            row.sent_at = now
+        # Entries for recipients tried again are replaced by this attempt's answer; a
+        # connection failure tried nobody and keeps them.
+        tried = set(attempt.tried) if (attempt.accepted or attempt.refused) else set()
+        kept = [e for e in row.refused if e.split(":", 1)[0] not in tried]
+        new_refusals = [refused_entry(a, c, t) for a, (c, t) in attempt.refused.items()]
+        row.refused = kept + new_refusals
+        if new_refusals:
+            add_event(session, case, "mail_refused", message_id=row.message_id, at=now,
+                      mail_kind=row.kind, refused=new_refusals)
+        transient_refusal = any(400 <= c < 500 for c, _ in attempt.refused.values())
+        if attempt.error is None and not row.refused:
+            row.status = "sent"
+            row.last_error = None
+            add_event(session, case, "mail_sent", message_id=row.message_id, at=now,
+                      mail_kind=row.kind, attempts=row.attempts)
+            log.info("mail sent", case=case.code if case else None,
+                     message_id=row.message_id, kind=row.kind, attempts=row.attempts)
+            session.add(row)
+            return True
+        if attempt.error is not None and not attempt.refused:
+            row.last_error = attempt.error
+        elif row.refused:
+            row.last_error = f"{len(row.refused)} recipient(s) refused"
+        permanent = (attempt.error is not None and not attempt.transient
+                     and not attempt.refused) or (bool(row.refused) and not transient_refusal)
+        given_up = now - row.created_at >= timedelta(hours=app.config.smtp.give_up_after_hours)
+        if permanent or given_up:
+            row.status = "failed"
+            reason = "permanent failure" if permanent else "gave up retrying"
+            add_event(session, case, "mail_failed", message_id=row.message_id, at=now,
+                      mail_kind=row.kind, reason=reason, error=row.last_error,
+                      refused=row.refused)
+            log.warning("mail failed", case=case.code if case else None,
+                        message_id=row.message_id, kind=row.kind, reason=reason)
+        else:
+            row.next_attempt_at = now + timedelta(seconds=backoff_seconds(app, row.attempts))
+            log.info("mail delivery will be retried", case=case.code if case else None,
+                     message_id=row.message_id, kind=row.kind, attempts=row.attempts)
+        session.add(row)
+    return False
 
 
 def deliver_due(app: App) -> int:
     """Deliver queued outbox rows that are due; returns how many were sent."""
-    return 0
+    sent = 0
+    while True:
+        rows = _claim(app)
+        if not rows:
+            return sent
+        attempts = asyncio.run(_deliver(app, rows))
+        for row, attempt in zip(rows, attempts, strict=True):
+            assert row.id is not None
+            if _record(app, row.id, attempt):
+                sent += 1
+        if any(a.error is not None for a in attempts) or len(rows) < BATCH:
+            # Do not spin on a broken server; the rows carry their own retry time.
+            return sent
+
+
+def next_due(app: App) -> datetime | None:
+    """When the earliest queued row is due (None when nothing is queued)."""
+    with Session(app.engine) as session:
+        return session.exec(
+            select(Outbox.next_attempt_at).where(Outbox.status == "queued")
+            .order_by(col(Outbox.next_attempt_at)).limit(1)
+        ).first()
 
 
 def sender_loop(app: App, stop: threading.Event) -> None:
-    """Deliver rows as they become due until `stop` is set."""
+    """Deliver rows as they become due until `stop` is set; wakes on `app.outbox_wakeup`."""
     while not stop.is_set():
-        app.outbox_wakeup.wait(1.0)
+        try:
+            deliver_due(app)
+            due = next_due(app)
+        except Exception:
+            # A database hiccup must not kill the sender thread; try again shortly.
+            log.exception("sender pass failed")
+            due = None
+        wait = 60.0
+        if due is not None:
+            wait = max(0.05, min(wait, (due - app.now_utc()).total_seconds()))
+        app.outbox_wakeup.wait(wait)
         app.outbox_wakeup.clear()
-        deliver_due(app)

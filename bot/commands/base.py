@@ -46,6 +46,8 @@ class CommandResult:
     text: str
     changed: dict[str, Any] = field(default_factory=dict)
     ok: bool = True
+    # Structured output the transcript template renders (e.g. #status, #help).
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 class Command:
