@@ -38,4 +38,5 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
 
 def get_logger(name: str) -> Any:
     """A bound logger tagged with the component name."""
-    return structlog.get_logger().bind(component=name)
+    # Initial values, not .bind(): binding would build the logger now, before configure().
+    return structlog.get_logger(component=name)

@@ -50,7 +50,9 @@ from bot.message import Address, ParsedMessage
 
 __all__ = [
     "ParseError",
+    "decode_words",
     "extract_forwarded",
+    "header_text",
     "normalise_msgid",
     "parse_date",
     "parse_loose_date",
@@ -116,7 +118,10 @@ def _bytes_to_text(value: str) -> str:
         return value
     except UnicodeEncodeError:
         pass
-    raw = value.encode("utf-8", "surrogateescape")
+    try:
+        raw = value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # surrogates that never were bytes
+        return value.encode("utf-8", "replace").decode("utf-8")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -195,14 +200,10 @@ def _codec_name(charset: str) -> str | None:
     name = charset.strip().strip('"').lower()
     if name in ("", "unknown-8bit", "x-unknown", "unknown", "default", "8bit", "binary"):
         return None
-    # "us-ascii" is routinely declared on 8-bit text: try UTF-8 on failure anyway.
     try:
-        info = codecs.lookup(name)
+        return codecs.lookup(name).name
     except (LookupError, ValueError):
         return None
-    if not getattr(info, "_is_text_encoding", True):
-        return None
-    return info.name
 
 
 def decode_words(value: str) -> str:

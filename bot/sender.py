@@ -46,7 +46,7 @@ from sqlmodel import Session, col, select
 from bot.app import App
 from bot.db import session_scope
 from bot.log import get_logger
-from bot.models import Case, Outbox
+from bot.models import Case, Event, Outbox
 from bot.records import add_event
 
 log = get_logger("sender")
@@ -184,6 +184,15 @@ async def _deliver(app: App, rows: list[Outbox]) -> list[Attempt]:
     return attempts
 
 
+def _retry_base(session: Session, row: Outbox) -> datetime:
+    """When the current run of attempts began: queued, or last retried by hand."""
+    retried = session.exec(
+        select(Event.at).where(Event.kind == "outbox_retry", Event.message_id == row.message_id)
+        .order_by(col(Event.at).desc()).limit(1)
+    ).first()
+    return max(row.created_at, retried) if retried is not None else row.created_at
+
+
 def _record(app: App, row_id: int, attempt: Attempt) -> bool:
     """Store the outcome of one attempt; True when the row is now fully sent."""
     now = app.now_utc()
@@ -220,7 +229,8 @@ def _record(app: App, row_id: int, attempt: Attempt) -> bool:
             row.last_error = f"{len(row.refused)} recipient(s) refused"
         permanent = (attempt.error is not None and not attempt.transient
                      and not attempt.refused) or (bool(row.refused) and not transient_refusal)
-        given_up = now - row.created_at >= timedelta(hours=app.config.smtp.give_up_after_hours)
+        given_up = now - _retry_base(session, row) >= timedelta(
+            hours=app.config.smtp.give_up_after_hours)
         if permanent or given_up:
             row.status = "failed"
             reason = "permanent failure" if permanent else "gave up retrying"

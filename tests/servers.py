@@ -186,8 +186,9 @@ class Dovecot:
         user: str = "conduct@example.org",
         password: str = "secret",
         port: int | None = None,
+        extra_config: str = "",
     ) -> None:
-        """Prepare (but do not start) a server with one user."""
+        """Prepare (but do not start) a server with one user; `extra_config` is appended."""
         binary = dovecot_binary()
         if binary is None:
             raise ServerError("dovecot is not installed (Debian package dovecot-imapd)")
@@ -204,7 +205,7 @@ class Dovecot:
             (self.root / sub).mkdir(mode=0o755)
         self._chown_nobody(self.root / "home")
         (self.root / "dovecot.conf").write_text(
-            _DOVECOT_CONF.format(root=self.root, port=self.port)
+            _DOVECOT_CONF.format(root=self.root, port=self.port) + extra_config
         )
         self.add_user(user, password)
 

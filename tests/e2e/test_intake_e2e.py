@@ -175,3 +175,19 @@ def test_sigkill_during_intake_files_everything_exactly_once(
     assert len(set(ids)) == n
     cases = json.loads(run_cli(config, "cases", "--json").stdout)
     assert sum(len(c["message_ids"]) for c in cases) == n
+
+
+def test_polls_when_server_has_no_idle(tmp_path: Path) -> None:
+    # A server advertising no IDLE: the bot must fall back to polling, not go deaf.
+    with Dovecot(extra_config='\nimap_capability = "IMAP4rev1 LITERAL+ UIDPLUS"\n') as server:
+        client = server.connect()
+        try:
+            assert not client.has_capability("IDLE")
+        finally:
+            client.logout()
+        config = setup(tmp_path, server, imap={"poll_seconds": 1})
+        with BotProcess(config) as bot:
+            assert wait_until(lambda: "imap connected" in bot.log_text(), 15)
+            server.append(make_mail(message_id="polled@mail.example"))
+            assert wait_until(lambda: filed_ids(config), 10), bot.log_text()
+            assert '"idle": false' in bot.log_text()

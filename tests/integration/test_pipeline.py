@@ -202,3 +202,22 @@ def test_events_are_append_only(app: App) -> None:
         session.delete(ev2)
         with pytest.raises(AppendOnlyError):
             session.flush()
+
+
+def test_info_logs_carry_no_addresses_subjects_or_bodies(app: App) -> None:
+    from structlog.testing import capture_logs
+
+    raws = [
+        make_mail(message_id="r1@mail.example", subject="Harassment by Pat at DjangoCon",
+                  body="Pat Person kept messaging me."),
+        make_mail(sender=MAYA, message_id="m1@example.org", in_reply_to="r1@mail.example",
+                  subject="Re: Harassment by Pat at DjangoCon", body="Thanks, looking."),
+        b"garbage without headers",
+    ]
+    with capture_logs() as logs:
+        for raw in raws:
+            file(app, raw, backfill=False)
+    text = repr([e for e in logs if e.get("log_level") in ("info", "warning", "error")])
+    assert "message_id" in text
+    for secret in (REPORTER, MAYA, "Harassment", "Pat Person", "Jo Reporter", "looking"):
+        assert secret not in text

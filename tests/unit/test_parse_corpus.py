@@ -106,10 +106,10 @@ def test_stalwart_expected_subject_and_from() -> None:
             continue
         pm = parse_message(eml.read_bytes())
         subject = _expected_header(parts, "subject")
-        if isinstance(subject, dict) and isinstance(subject.get("Text"), str):
-            # Stalwart turns undecodable 8-bit bytes into U+FFFD; we guess cp1252.
-            if "\ufffd" not in subject["Text"] and subject["Text"].strip() != pm.subject:
-                mismatches.append(f"{eml.name} subject {subject['Text']!r} != {pm.subject!r}")
+        text = subject.get("Text") if isinstance(subject, dict) else None
+        # Stalwart turns undecodable 8-bit bytes into U+FFFD where we guess cp1252.
+        if isinstance(text, str) and "\ufffd" not in text and text.strip() != pm.subject:
+            mismatches.append(f"{eml.name} subject {text!r} != {pm.subject!r}")
         sender = _expected_header(parts, "from")
         if isinstance(sender, dict) and isinstance(sender.get("Address"), dict):
             listed = sender["Address"].get("List")
