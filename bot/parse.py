@@ -590,7 +590,11 @@ def _collect_body(msg: Message) -> _Body:
     """Bodies, attachments, attached messages, DSN flag and defects of `msg`."""
     body = _Body()
     alternatives_used: dict[int, int] = {}
+    walked = 0
     for part, branch in _walk_own(msg):
+        walked += 1
+        if walked == _MAX_PARTS:
+            body.defects.append("TooManyParts")
         for defect in part.defects:
             name = type(defect).__name__
             if name not in body.defects:
@@ -605,7 +609,7 @@ def _collect_body(msg: Message) -> _Body:
         if part.get_content_maintype() == "multipart" and part.is_multipart():
             continue
         try:
-            _collect_part(part, ctype, branch, alternatives_used, body)
+            _collect_part(part, ctype, branch, alternatives_used, body, is_root=part is msg)
         except Exception as exc:  # one bad part must not lose the rest
             name = f"PartError:{type(exc).__name__}"
             if name not in body.defects:
@@ -619,6 +623,8 @@ def _collect_part(
     branch: _Branch,
     alternatives_used: dict[int, int],
     body: _Body,
+    *,
+    is_root: bool,
 ) -> None:
     """File one leaf part of the MIME tree under body text, HTML or attachments."""
     disposition = _disposition(part)
@@ -629,7 +635,8 @@ def _collect_part(
             body.attached.append(data)
         body.attachments.append((filename, ctype, len(data or b"")))
         return
-    inline = disposition != "attachment" and (not filename or disposition == "inline")
+    # A single-part message is its own body whatever its disposition says.
+    inline = is_root or (disposition != "attachment" and (not filename or disposition == "inline"))
     # All inline plain parts are text, as a mail client shows them (and as RFC 8621
     # 4.1.4 picks them), except that of a multipart/alternative only the first
     # branch with plain text counts.
@@ -872,6 +879,16 @@ _FWD_HEADER_RE = re.compile(
 _MAILTO_RE = re.compile(r"(?:<mailto:[^<>]*>|\[mailto:[^\[\]]*\])", re.I)
 
 
+def _strip_levels(line: str, depth: int) -> tuple[str, int]:
+    """`line` with up to `depth` levels of ">" quoting removed, and how many went."""
+    for level in range(depth):
+        stripped = line.lstrip(" \t")
+        if not stripped.startswith(">"):
+            return line, level
+        line = stripped[2:] if stripped.startswith("> ") else stripped[1:]
+    return line, depth
+
+
 def _unquote(lines: list[str], depth: int) -> list[str]:
     """`lines` with `depth` levels of ">" quoting removed.
 
@@ -880,30 +897,21 @@ def _unquote(lines: list[str], depth: int) -> list[str]:
     """
     out: list[str] = []
     for line in lines:
-        rest = line
-        for _ in range(depth):
-            stripped = rest.lstrip(" \t")
-            if not stripped.startswith(">"):
-                break
-            rest = stripped[2:] if stripped.startswith("> ") else stripped[1:]
-        else:
-            out.append(rest)
-            continue
-        if line.strip():
+        text, levels = _strip_levels(line, depth)
+        if levels < depth and line.strip():
             break
-        out.append("")
+        out.append(text)
     return out
 
 
-def _strip_quote(lines: list[str]) -> list[str]:
-    """Remove one level of "> " quoting when the block after a marker is quoted.
-
-    Apple Mail quotes the whole forwarded block in its plain-text part.
-    """
-    first = next((line for line in lines if line.strip()), "")
-    if not first.lstrip().startswith(">"):
-        return lines
-    return _unquote(lines, 1)
+def _quote_depth(lines: list[str], depth: int) -> int:
+    """The quoting depth of a forward block: `depth` of its marker, plus one when
+    the block below is quoted once more (Apple Mail quotes it in plain text)."""
+    for line in lines:
+        text, levels = _strip_levels(line, depth)
+        if text.strip():
+            return depth + 1 if levels == depth and text.lstrip().startswith(">") else depth
+    return depth
 
 
 def _forward_address(value: str) -> tuple[list[Address], bool]:
@@ -933,22 +941,26 @@ def _inline_forward(text: str) -> ParsedMessage | None:
         tried += 1
         if tried > _MAX_FORWARD_MARKERS:
             break
-        depth = marker.group("quote").count(">")
-        # Only a window is unquoted while looking for the header block, so that many
-        # separator lines cannot make this quadratic; the body is done once below.
+        # Only a window is looked at for the header block, so that many separator
+        # lines cannot make this quadratic.  Mailers re-wrap quoted header lines
+        # without the ">", so the window is unquoted line by line, not strictly.
         window = lines[start + 1 : start + 1 + _MAX_FORWARD_HEADER_LINES]
-        window = _strip_quote(_unquote(window, depth) if depth else window)
-        fields, used = _forward_fields(window)
+        depth = _quote_depth(window, marker.group("quote").count(">"))
+        fields, used = _forward_fields([_strip_levels(raw, depth)[0] for raw in window])
         if not any(name == "from" for name, _ in fields):
             continue  # a separator line, or a reply quote without a header block
-        rest = lines[start + 1 :]
-        rest = _strip_quote(_unquote(rest, depth) if depth else rest)
-        return _forward_message(fields, "\n".join(rest[used:]).strip("\n"))
+        rest = lines[start + 1 + used :]
+        body = _unquote(rest, depth) if depth else rest
+        return _forward_message(fields, "\n".join(body).strip("\n"))
     return None
 
 
 def _forward_fields(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
-    """The header lines at the top of a forward block and how many lines they use."""
+    """The header lines at the top of a forward block and how many lines they use.
+
+    A line that is no field continues the field above when it is indented or a
+    field follows within two lines (a long Cc list wrapped by a mailer).
+    """
     fields: list[tuple[str, str]] = []
     index = 0
     # Thunderbird and Apple Mail leave a blank line after the marker.
@@ -959,7 +971,14 @@ def _forward_fields(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
         match = _FWD_HEADER_RE.match(line.strip())
         if match:
             fields.append((match.group(1).lower(), match.group(2).strip()))
-        elif line[:1] in (" ", "\t") and line.strip() and fields:
+        elif (
+            fields
+            and line.strip()
+            and (
+                line[:1] in (" ", "\t")
+                or any(_FWD_HEADER_RE.match(nxt.strip()) for nxt in lines[index + 1 : index + 3])
+            )
+        ):
             name, value = fields[-1]
             fields[-1] = (name, f"{value} {line.strip()}")
         else:

@@ -1,0 +1,231 @@
+"""What the clocks need to know about one case, derived from the database each time.
+
+Nothing here is stored: the facts are read from the case's messages, outbox rows
+and events on every scheduler run, so a restart or a missed run changes nothing.
+
+"Mail to the reporter" means either a filed message from a member whose To or
+Cc holds a reporter's address (the conduct address is copied, so members' mail
+reaches the bot), or an outbox row addressed to a reporter that is not the
+automatic acknowledgement and did not fail.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from sqlmodel import Session, col, select
+
+from bot.config import Config, Member
+from bot.models import Case, Event, InboundMessage, Outbox, Participant
+from bot.records import STATUS_ONGOING
+
+# Evidence that the case involves physical danger (besides Safety Risk = Yes):
+# the intake's urgent notice to every member, and events naming such a notice.
+URGENT_OUTBOX_KINDS = frozenset({"urgent"})
+URGENT_EVENT_KINDS = frozenset({"danger_detected", "danger_notice", "urgent_notice_queued",
+                                "urgent_notice"})
+ACK_KIND = "acknowledgement"
+UNILATERAL_EVENT = "unilateral_action"
+
+# Parsed To/Cc of filed messages, by (database, message row id).  Raw mail never
+# changes once stored, so the cache never goes stale; it only bounds re-parsing.
+_RECIPIENTS: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
+_RECIPIENTS_MAX = 20_000
+
+
+@dataclass
+class Unilateral:
+    """One `#unilateral` clock: who acted, when they said so, and whether they reported."""
+
+    event_id: int
+    member: str
+    at: datetime
+    reported_at: datetime | None
+
+
+@dataclass
+class CaseFacts:
+    """Everything the reminders and the digest derive from one case."""
+
+    case: Case
+    reporters: set[str]
+    recused: set[str]  # main emails of recused members (and their raw addresses)
+    backfilled: bool  # the report itself was filed by import/backfill
+    first_live_at: datetime | None  # first message filed live (not backfill)
+    ack_sent_at: datetime | None
+    first_contact_at: datetime | None
+    last_contact_at: datetime | None
+    urgent: bool
+    unilateral: list[Unilateral] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ongoing(self) -> bool:
+        """True while the case's status is Ongoing."""
+        return self.case.status == STATUS_ONGOING
+
+    @property
+    def has_reporter(self) -> bool:
+        """True when there is someone outside the group to acknowledge and inform."""
+        return bool(self.reporters)
+
+    def reminders_sent(self, key: str) -> list[Event]:
+        """The "reminder_sent" events for reminder `key`, oldest first."""
+        return [e for e in self.events
+                if e.kind == "reminder_sent" and e.data.get("key") == key]
+
+
+def _recipients(engine_key: str, row_id: int, raw: bytes) -> frozenset[str]:
+    cached = _RECIPIENTS.get((engine_key, row_id))
+    if cached is not None:
+        _RECIPIENTS.move_to_end((engine_key, row_id))
+        return cached
+    # Headers only: cheap, and compat32 never fails on odd header values.
+    msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    values = [str(v) for name in ("to", "cc") for v in (msg.get_all(name) or [])]
+    found = frozenset(addr.strip().lower() for _n, addr in getaddresses(values) if "@" in addr)
+    _RECIPIENTS[(engine_key, row_id)] = found
+    if len(_RECIPIENTS) > _RECIPIENTS_MAX:
+        _RECIPIENTS.popitem(last=False)
+    return found
+
+
+def member_addresses(config: Config) -> set[str]:
+    """Every address (main and aliases) of every member."""
+    return {a for m in config.members for a in m.addresses}
+
+
+def recused_members(session: Session, config: Config, case: Case) -> set[str]:
+    """Main emails of the members recused from `case` (plus the recorded addresses)."""
+    rows = session.exec(
+        select(Participant.address).where(
+            Participant.case_id == case.id, Participant.recused == True  # noqa: E712
+        )
+    ).all()
+    out: set[str] = set()
+    for addr in rows:
+        out.add(addr)
+        member = config.member_for(addr)
+        if member is not None:
+            out.add(member.email)
+    return out
+
+
+def _case_ids(session: Session, case: Case) -> list[int]:
+    merged = session.exec(select(Case.id).where(Case.merged_into == case.id)).all()
+    return [i for i in [case.id, *merged] if i is not None]
+
+
+def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
+    """Derive the clock-relevant facts of `case` (including cases merged into it)."""
+    ids = _case_ids(session, case)
+    members = member_addresses(config)
+    engine_key = str(session.get_bind().url)
+
+    reporters = set(session.exec(
+        select(Participant.address).where(col(Participant.case_id).in_(ids),
+                                          Participant.role == "reporter")
+    ).all())
+    if case.reporter_address:
+        reporters.add(case.reporter_address.strip().lower())
+    reporters -= members
+    reporters.discard(config.conduct_address)
+
+    events = list(session.exec(
+        select(Event).where(col(Event.case_id).in_(ids)).order_by(col(Event.at), col(Event.id))
+    ).all())
+    filed = [e for e in events if e.kind == "message_filed"]
+    backfill_ids = {e.message_id for e in filed if e.data.get("backfill")}
+    first_filed = min(filed, key=lambda e: e.id or 0) if filed else None
+    backfilled = bool(first_filed is not None and first_filed.data.get("backfill"))
+
+    msgs = list(session.exec(
+        select(InboundMessage.id, InboundMessage.message_id, InboundMessage.from_address,
+               InboundMessage.received_at, InboundMessage.kind)
+        .where(col(InboundMessage.case_id).in_(ids))
+        .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
+    ).all())
+    live = [m for m in msgs if m[4] != "own" and m[1] not in backfill_ids]
+    first_live_at = live[0][3] if live else None
+
+    contacts: list[datetime] = []
+    member_msgs = [m for m in msgs if m[2] in members and m[4] != "own"]
+    if reporters and member_msgs:
+        missing = [m[0] for m in member_msgs if (engine_key, m[0]) not in _RECIPIENTS]
+        raws: dict[int | None, bytes] = dict(session.exec(
+            select(InboundMessage.id, InboundMessage.raw)
+            .where(col(InboundMessage.id).in_(missing))
+        ).all()) if missing else {}
+        for m in member_msgs:
+            rcpts = _recipients(engine_key, m[0], raws.get(m[0], b""))
+            if rcpts & reporters:
+                contacts.append(m[3])
+
+    ack_sent_at: datetime | None = None
+    urgent = (case.safety_risk or "").strip().lower() == "yes"
+    outbox = session.exec(
+        select(Outbox.kind, Outbox.recipients, Outbox.status, Outbox.sent_at, Outbox.created_at)
+        .where(col(Outbox.case_id).in_(ids))
+    ).all()
+    for kind, recipients, status, sent_at, created_at in outbox:
+        if kind in URGENT_OUTBOX_KINDS:
+            urgent = True
+        if kind == ACK_KIND:
+            if status == "sent":
+                when = sent_at or created_at
+                ack_sent_at = when if ack_sent_at is None else min(ack_sent_at, when)
+            continue
+        if status != "failed" and reporters & {r.lower() for r in recipients}:
+            contacts.append(sent_at or created_at)
+    if any(e.kind in URGENT_EVENT_KINDS for e in events):
+        urgent = True
+
+    unilateral = [_unilateral(e, msgs, config) for e in events if e.kind == UNILATERAL_EVENT]
+    return CaseFacts(
+        case=case, reporters=reporters, recused=recused_members(session, config, case),
+        backfilled=backfilled, first_live_at=first_live_at,
+        ack_sent_at=ack_sent_at,
+        first_contact_at=min(contacts) if contacts else None,
+        last_contact_at=max(contacts) if contacts else None,
+        urgent=urgent, unilateral=unilateral, events=events,
+    )
+
+
+def _unilateral(ev: Event, msgs: list[tuple[int | None, str | None, str | None, datetime, str]],
+                config: Config) -> Unilateral:
+    """The clock started by `ev`; reported by the member's next filed message in the case."""
+    member = config.member_for(ev.actor)
+    addrs = set(member.addresses) if member else {(ev.actor or "").lower()}
+    command_row = next((m[0] for m in msgs if ev.message_id and m[1] == ev.message_id), None)
+    reported: datetime | None = None
+    for row_id, mid, sender, received, kind in msgs:
+        if kind == "own" or sender not in addrs or mid == ev.message_id:
+            continue
+        # Order by filing (row id) when the command's message is known: under a
+        # frozen clock several messages share one timestamp.
+        later = (row_id or 0) > command_row if command_row is not None else received > ev.at
+        if later:
+            reported = received
+            break
+    return Unilateral(event_id=ev.id or 0, member=member.email if member else (ev.actor or ""),
+                      at=ev.at, reported_at=reported)
+
+
+def point_of_contact(config: Config, case: Case) -> Member | None:
+    """The member named as the case's point of contact (by address or name), if any."""
+    value = (case.point_of_contact or "").strip()
+    if not value:
+        return None
+    member = config.member_for(value)
+    if member is not None:
+        return member
+    lowered = value.lower()
+    for m in config.members:
+        if m.name.lower() == lowered:
+            return m
+    return None
