@@ -6,24 +6,29 @@ Who parses what:
   MIME tree once.  compat32 never interprets header values while parsing, so odd
   headers (``To: unlisted-recipients:;``, 8-bit bytes, duplicates) cannot break it,
   and ``raw_items()`` keeps every header field in order, including a second From.
+  Two header-block faults that would make it drop all later headers are repaired
+  first (blanks before a colon, one junk line between fields).
 * mail-parser's structural address scanner (`mailparser.utils.get_addresses`)
   splits address headers.  It refuses to promote ambiguous text such as
-  ``<a@attacker.example>maya@example.org`` to a mailbox and reports why, which is
-  what decides `ParsedMessage.from_defects`.
-* Bodies and attachments come from our own walk over the message's own MIME tree.
-  ``MailParser`` flattens every part, including the parts of attached
-  message/rfc822 messages, so an HTML-only mail with a forwarded message attached
-  would get the *attached* message's text as its plain body; it also raises
-  AttributeError on some malformed multiparts.  Walking the tree ourselves keeps
-  attached messages apart (they are what `extract_forwarded` looks at).
+  ``<a@attacker.example>maya@example.org`` to a mailbox and reports why, which
+  (with display names that carry another address) decides `from_defects`.  Its
+  strict RFC 5322 date reader is the first try for dates in forwarded blocks.
+* Bodies and attachments come from our own walk over the message's own MIME tree,
+  not from ``MailParser``: that flattens every part, including those of attached
+  message/rfc822 messages, so an HTML-only mail with a message attached got the
+  *attached* message's text as its plain body; it also raises AttributeError on
+  some malformed multiparts.  The walk keeps attached messages apart (they are
+  what `extract_forwarded` looks at) and picks text parts as RFC 8621 4.1.4 does:
+  every inline text/plain part, but one branch of a multipart/alternative.
 
-The ParseError rule: `parse_message` raises `ParseError` only when it cannot find a
-header block at all, i.e. the input is empty, is not bytes, the parser itself
-gives up (e.g. absurd nesting), or no header field parses, or none of the parsed
-fields is one that every mail message has at least one of (From, Sender, Date,
-Subject, Message-ID, To, Cc, Received, MIME-Version, ...).  Anything after the
-headers degrades instead: an unreadable body becomes empty text and the failure
-is recorded in `ParsedMessage.defects`.
+The ParseError rule: `parse_message` raises `ParseError` only when there is no
+header block to read: the input is not bytes, is empty or blank, its first line
+is not a header field (binary junk, an Outlook .msg file, plain text), or none of
+the fields is one that mail messages carry (From, Sender, Date, Subject,
+Message-ID, To, Cc, Received, MIME-Version, ...).  Everything after the headers
+degrades instead: MIME nesting too deep for the stdlib parser yields the headers
+with an empty body, an unreadable part is skipped, and either is recorded in
+`ParsedMessage.defects`.
 """
 
 from __future__ import annotations
@@ -889,24 +894,12 @@ def _strip_levels(line: str, depth: int) -> tuple[str, int]:
     return line, depth
 
 
-def _unquote(lines: list[str], depth: int) -> list[str]:
-    """`lines` with `depth` levels of ">" quoting removed.
-
-    Stops at the first non-blank line quoted less deeply: the quoted block, and
-    with it the forward, ends there.
-    """
-    out: list[str] = []
-    for line in lines:
-        text, levels = _strip_levels(line, depth)
-        if levels < depth and line.strip():
-            break
-        out.append(text)
-    return out
-
-
 def _quote_depth(lines: list[str], depth: int) -> int:
-    """The quoting depth of a forward block: `depth` of its marker, plus one when
-    the block below is quoted once more (Apple Mail quotes it in plain text)."""
+    """The quoting depth of a forward block below a marker quoted `depth` deep.
+
+    One more than `depth` when the block is quoted once more than its marker:
+    Apple Mail quotes the forwarded block in its plain-text part.
+    """
     for line in lines:
         text, levels = _strip_levels(line, depth)
         if text.strip():
@@ -942,24 +935,42 @@ def _inline_forward(text: str) -> ParsedMessage | None:
         if tried > _MAX_FORWARD_MARKERS:
             break
         # Only a window is looked at for the header block, so that many separator
-        # lines cannot make this quadratic.  Mailers re-wrap quoted header lines
-        # without the ">", so the window is unquoted line by line, not strictly.
+        # lines cannot make this quadratic.  Mailers re-wrap quoted lines without
+        # the ">", so lines are unquoted one by one and an unquoted one is kept.
         window = lines[start + 1 : start + 1 + _MAX_FORWARD_HEADER_LINES]
         depth = _quote_depth(window, marker.group("quote").count(">"))
         fields, used = _forward_fields([_strip_levels(raw, depth)[0] for raw in window])
         if not any(name == "from" for name, _ in fields):
             continue  # a separator line, or a reply quote without a header block
-        rest = lines[start + 1 + used :]
-        body = _unquote(rest, depth) if depth else rest
+        # Unquoted leniently too: a re-wrapped line must not cut the body short.
+        body = [_strip_levels(raw, depth)[0] for raw in lines[start + 1 + used :]]
         return _forward_message(fields, "\n".join(body).strip("\n"))
     return None
+
+
+def _field_follows(lines: list[str], index: int) -> bool:
+    """True when `lines[index]` is still inside the header block.
+
+    That is when a field line comes after it before any blank line, or it is the
+    last line before the blank line that every client puts after the block.
+    """
+    following = lines[index + 1 :]
+    if not following or not following[0].strip():
+        return True
+    for line in following:
+        if not line.strip():
+            return False
+        if _FWD_HEADER_RE.match(line.strip()):
+            return True
+    return False
 
 
 def _forward_fields(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
     """The header lines at the top of a forward block and how many lines they use.
 
-    A line that is no field continues the field above when it is indented or a
-    field follows within two lines (a long Cc list wrapped by a mailer).
+    A line that is no field continues the field above (a long Cc list or Subject
+    re-wrapped by a mailer) when it is indented or still inside the block, see
+    `_field_follows`.
     """
     fields: list[tuple[str, str]] = []
     index = 0
@@ -971,14 +982,7 @@ def _forward_fields(lines: list[str]) -> tuple[list[tuple[str, str]], int]:
         match = _FWD_HEADER_RE.match(line.strip())
         if match:
             fields.append((match.group(1).lower(), match.group(2).strip()))
-        elif (
-            fields
-            and line.strip()
-            and (
-                line[:1] in (" ", "\t")
-                or any(_FWD_HEADER_RE.match(nxt.strip()) for nxt in lines[index + 1 : index + 3])
-            )
-        ):
+        elif fields and line.strip() and (line[:1] in (" ", "\t") or _field_follows(lines, index)):
             name, value = fields[-1]
             fields[-1] = (name, f"{value} {line.strip()}")
         else:

@@ -149,12 +149,17 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
 
     if own_id_case is not None:
         kind = "own"
-    elif case is None and sender_member is not None:
+    elif sender_member is not None and (case is None or not pm.in_reply_to):
+        # A member's forward (attached or inline) is filed where the forwarded message
+        # belongs, also when its own subject tag already names the case.  A reply
+        # (In-Reply-To set) quoting a message is not a forward.
         forwarded = extract_forwarded(pm)
         if forwarded is not None:
             inner = match_case(session, forwarded, app.secret, sender_is_member=False)
             if inner.case is not None:
                 case, match, kind = inner.case, inner, "forwarded"
+            elif case is not None:
+                kind = "forwarded"
 
     received = _received(origin, pm, app)
     if case is None:
@@ -174,13 +179,17 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
         )
         kind = "forwarded-report" if report is forwarded else "report"
 
+    # A forward into a case is filed as the original message (its sender, date and
+    # Message-ID), which closes the gap its absence left; the raw bytes stay the forward.
+    shown = forwarded if kind == "forwarded" and forwarded is not None else pm
+    shown_from = shown.first_from or sender
     inbound = InboundMessage(
-        dedupe_key=key, message_id=pm.message_id, raw_sha256=sha, raw=raw, size=len(raw),
-        source=origin.source, received_at=received,
-        date=pm.date.astimezone(UTC) if pm.date else None,
-        from_address=sender.key if sender else None, subject=pm.subject[:1000],
-        case_id=case.id, kind=kind,
-        parent_message_id=pm.in_reply_to[0] if pm.in_reply_to else None,
+        dedupe_key=key, message_id=shown.message_id or pm.message_id, raw_sha256=sha, raw=raw,
+        size=len(raw), source=origin.source, received_at=received,
+        date=shown.date.astimezone(UTC) if shown.date else None,
+        from_address=shown_from.key if shown_from else None,
+        subject=(shown.subject or pm.subject)[:1000], case_id=case.id, kind=kind,
+        parent_message_id=shown.in_reply_to[0] if shown.in_reply_to else None,
     )
     session.add(inbound)
     session.flush()
@@ -194,9 +203,12 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
         return Outcome(status="filed", message_id=pm.message_id, case_code=case.code)
 
     _record_participants(session, case, pm, app)
+    if kind == "forwarded" and forwarded is not None:
+        _record_participants(session, case, forwarded, app)
     add_event(session, case, "message_filed", message_id=pm.message_id, filed_as=kind,
               how=match.how, member=sender_member.email if sender_member else None,
-              backfill=origin.backfill)
+              backfill=origin.backfill,
+              original_message_id=inbound.message_id if shown is not pm else None)
     if match.merged:
         log.info("cases merged", case=case.code, merged=match.merged)
     log.info("message filed", case=case.code, message_id=pm.message_id, kind=kind,

@@ -15,3 +15,9 @@ if TYPE_CHECKING:
 
 HANDLERS: list[Callable[[MessageContext], None]] = []
 REPLAY_HANDLERS: list[Callable[..., Any]] = []
+
+# Importing a handler module appends its handler (order: the order of these lines).
+from bot.handlers import acknowledge  # noqa: E402,F401
+
+# Importing a handler module appends its handler; the order here is the chain's order.
+from bot.handlers import commands as _commands  # noqa: E402,F401

@@ -872,3 +872,37 @@ def test_first_forward_wins_over_nested_ones() -> None:
     fwd = extract_forwarded(parse_message(forward_mail(nested)))
     assert fwd is not None and fwd.sender is not None
     assert fwd.sender.addr == "maya@example.org"
+
+
+def test_quoted_outlook_block_with_rewrapped_header_lines() -> None:
+    text = """\
+My answer.
+
+> -----Original Message-----
+> From: Maya Chen [mailto:maya@example.org]
+> Sent: Tuesday, August 03, 2010 2:07 PM
+> To: Sam Lee
+> Cc: Bob Example; list@example.org;
+other@example.org;
+> Subject: Re: the long subject that got
+wrapped
+>\x20
+> The original text.
+"""
+    fwd = extract_forwarded(parse_message(forward_mail(text)))
+    assert fwd is not None and fwd.sender is not None
+    assert fwd.sender.addr == "maya@example.org"
+    assert fwd.date == datetime(2010, 8, 3, 14, 7, tzinfo=UTC)
+    assert fwd.subject == "Re: the long subject that got wrapped"
+    assert fwd.text_body == "The original text."
+
+
+def test_single_part_message_is_its_own_body_whatever_its_disposition() -> None:
+    raw = mail(
+        "From: m@example.org\nContent-Type: text/plain\n"
+        'Content-Disposition: attachment; filename="a.txt"',
+        "The text.\n",
+    )
+    pm = parse_message(raw)
+    assert pm.text_body == "The text.\n"
+    assert pm.attachments == []

@@ -1,0 +1,56 @@
+"""`#unilateral`: a member acted alone on an ongoing situation; start the 24-hour clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.casefacts import UNILATERAL_EVENT
+from bot.clock import format_moment
+from bot.commands.base import Command, CommandContext, CommandResult, command
+from bot.models import Event
+from bot.records import add_event
+
+NOTE_MAX = 300
+
+
+@command
+class Unilateral(Command):
+    """#unilateral [what you did] -- you acted alone on an ongoing situation.
+
+    The manual ("Acting Unilaterally"): any member may act immediately to end an
+    ongoing situation or protect safety, but "they must report their actions to
+    the working group for review within 24 hours". This starts that clock:
+    write to the case thread (to the conduct address) with what you did and
+    why; your next message in the thread stops the clock. Until then you get a
+    reminder once it has run out. An optional short note is kept in the case
+    history.
+    """
+
+    name = "unilateral"
+
+    def run(self, cc: CommandContext) -> CommandResult:
+        """Record the unilateral action and when the report to the group is due."""
+        session, app = cc.session, cc.app
+        message_id = cc.msg.pm.message_id
+        hours = app.config.schedule.unilateral_report_hours
+        if message_id:
+            # The same message filed again (replay) must not start a second clock.
+            seen = session.exec(select(Event.id).where(
+                Event.case_id == cc.case.id, Event.kind == UNILATERAL_EVENT,
+                Event.message_id == message_id)).first()
+            if seen is not None:
+                return CommandResult("already recorded for this message; nothing changed")
+        now = app.now_utc()
+        due = now + timedelta(hours=hours)
+        note = " ".join(cc.args.split())[:NOTE_MAX]
+        add_event(session, cc.case, UNILATERAL_EVENT, actor=cc.member.email,
+                  message_id=message_id, at=now, due=due.isoformat(),
+                  **({"note": note} if note else {}))
+        when = format_moment(due, app.config.schedule.zone)
+        return CommandResult(
+            f"unilateral action recorded; report it to the group in this thread by {when} "
+            "(your next message here stops the clock)",
+            changed={"unilateral_report_due": due.isoformat()},
+        )

@@ -1,0 +1,177 @@
+"""Acknowledge a new report once; warn every member when it suggests physical danger.
+
+The manual ("Initial Response") asks that a reporter hears back at once that the
+report arrived.  Only the message that opens a case from a non-member is a
+candidate; replies, members' mail and reports forwarded by a member (the
+member handles first contact) get nothing.  Then the ``acknowledge`` rule chain
+(rules/acknowledge.toml) decides when *not* to send: automatic mail, lists,
+bounces, out-of-office replies, the bot's own mail, members, rate limits.
+Every decision is a case event: ``acknowledgement_queued`` or
+``acknowledgement_suppressed`` with the rule and its reason.
+
+Who gets what:
+
+- the acknowledgement goes to the report's From address (the person, not the
+  envelope sender: Return-Path is often a bounce address), Cc the conduct
+  address so members see what was sent;
+- it names nobody but the reporter and the signer, and quotes nothing of the
+  report except its subject line (``Re: <subject>``);
+- the urgent notice goes to every member and carries the code name only.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING
+
+from bot.handlers import HANDLERS
+from bot.log import get_logger
+from bot.message import ParsedMessage
+from bot.models import Case
+from bot.outbox import queue_mail, valid_address
+from bot.records import add_event
+from bot.render import clean_header
+from bot.rules.base import RuleHit, run_chain
+from bot.rules.loader import load_rules
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from bot.app import App
+    from bot.pipeline import MessageContext
+
+log = get_logger("acknowledge")
+
+TEMPLATE_DECISION_NEEDED = "ack_decision_needed"
+TEMPLATE_ON_FILE = "ack_on_file"
+TEMPLATE_URGENT = "urgent_notice"
+# A greeting name longer than this (or with more words) is not used: a display
+# name is attacker-controlled text and must not become a message to a third party.
+MAX_GREETING_CHARS = 40
+MAX_GREETING_WORDS = 4
+
+
+def greeting_name(name: str | None) -> str:
+    """The reporter's display name if it looks like a name, else "" (greet "Hi,").
+
+    Only letters, combining marks, spaces, hyphens, apostrophes and dots are
+    accepted, at most a few words: a display name can be chosen by anyone, and
+    an acknowledgement must not carry a URL or a sentence to a forged sender.
+    """
+    text = clean_header(name or "", limit=200).strip(" \"'")
+    if not text or len(text) > MAX_GREETING_CHARS or len(text.split()) > MAX_GREETING_WORDS:
+        return ""
+    for ch in text:
+        if ch in " -'.’" or unicodedata.category(ch)[0] in ("L", "M"):
+            continue
+        return ""
+    return text
+
+
+def contact_name(app: App, case: Case) -> str:
+    """The point of contact's name once one is assigned, else "" (sign as the group)."""
+    member = app.config.member_for(case.point_of_contact)
+    return member.name if member is not None else ""
+
+
+def queue_acknowledgement(
+    session: Session,
+    app: App,
+    case: Case,
+    report: ParsedMessage,
+    *,
+    template: str = TEMPLATE_DECISION_NEEDED,
+    danger: bool = False,
+    actor: str | None = None,
+) -> str | None:
+    """Queue `template` to the reporter of `case`, in reply to `report`.
+
+    Returns the queued Message-ID, or None (with a suppression event) when the
+    reporter's address cannot be used.  Also for members' later requests (e.g.
+    the "kept on file" acknowledgement).
+    """
+    to = case.reporter_address
+    if not valid_address(to):
+        add_event(session, case, "acknowledgement_suppressed", actor=actor,
+                  message_id=report.message_id, rule="reporter-address",
+                  reason="the reporter's address cannot be used for a reply")
+        return None
+    assert to is not None
+    sender = report.first_from
+    row = queue_mail(
+        session, app, kind="acknowledgement", template=template, to=[to],
+        cc=[app.config.conduct_address], case=case, reply_to=report,
+        auto_submitted="auto-replied",
+        context={
+            "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
+            "contact_name": contact_name(app, case),
+            "danger": danger,
+        },
+    )
+    add_event(session, case, "acknowledgement_queued", actor=actor,
+              message_id=report.message_id, outbox_message_id=row.message_id,
+              template=template, danger=danger)
+    log.info("acknowledgement queued", case=case.code, message_id=row.message_id,
+             template=template)
+    return row.message_id
+
+
+def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str) -> None:
+    """Tell every member at once that `case` may involve physical danger (code name only)."""
+    members = [m.email for m in app.config.members]
+    if not members:
+        return
+    row = queue_mail(session, app, kind="urgent", template=TEMPLATE_URGENT, to=members,
+                     case=case, auto_submitted="auto-generated")
+    add_event(session, case, "urgent_notice_queued", outbox_message_id=row.message_id,
+              reason=reason, recipients=len(members))
+    log.warning("urgent notice queued", case=case.code, message_id=row.message_id)
+
+
+def _suppress(ctx: MessageContext, rule: str, reason: str, *, danger: bool = False) -> None:
+    add_event(ctx.session, ctx.case, "acknowledgement_suppressed",
+              message_id=ctx.pm.message_id, rule=rule, reason=reason, danger=danger)
+    log.info("acknowledgement suppressed", case=ctx.case.code,
+             message_id=ctx.pm.message_id, rule=rule)
+
+
+def _is_local_representative(ctx: MessageContext) -> bool:
+    sender = ctx.pm.first_from
+    key = sender.key if sender else ""
+    return any(rep.email == key for rep in ctx.app.config.local_representatives)
+
+
+def acknowledge(ctx: MessageContext) -> None:
+    """Handler: acknowledge the report that opened a case, unless a rule says not to."""
+    if not ctx.is_new_case:
+        return
+    rules = load_rules(ctx.app.config)
+    danger_hits = run_chain(rules, "danger", ctx, first_only=True)
+    if ctx.inbound.kind == "forwarded-report":
+        _suppress(ctx, "forwarded-report",
+                  "forwarded by a member: the member handles first contact")
+        if danger_hits and not ctx.quiet:
+            queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
+        return
+    if ctx.inbound.kind != "report":
+        return
+    if ctx.quiet:
+        _suppress(ctx, "backfill", "backfill or import: old mail is filed silently")
+        return
+    if not ctx.app.config.acknowledgement.enabled:
+        _suppress(ctx, "disabled", "acknowledgements are disabled (acknowledgement.enabled)")
+        return
+    hits: list[RuleHit] = run_chain(rules, "acknowledge", ctx, first_only=True)
+    if hits:
+        _suppress(ctx, hits[0].rule, hits[0].reason, danger=bool(danger_hits))
+        return
+    template = TEMPLATE_DECISION_NEEDED
+    if _is_local_representative(ctx) and run_chain(rules, "action_taken", ctx, first_only=True):
+        template = TEMPLATE_ON_FILE
+    queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm, template=template,
+                          danger=bool(danger_hits))
+    if danger_hits:
+        queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
+
+
+HANDLERS.append(acknowledge)
