@@ -29,6 +29,7 @@ from typing import Any
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 from imapclient.util import to_unicode
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.app import App
@@ -117,11 +118,9 @@ class ImapIntake:
         if self.client is not None:
             try:
                 self.client.logout()
-            except Exception:
-                try:
+            except Exception:  # the connection may already be gone
+                with contextlib.suppress(Exception):
                     self.client.shutdown()
-                except Exception:
-                    pass
         self.client = None
 
     def sync(self) -> int:
@@ -197,12 +196,14 @@ class ImapIntake:
                     self._idle_loop(client, stop)
                 else:
                     self._poll_loop(stop)
-            except (OSError, IMAPClientError, ssl.SSLError, EOFError) as exc:
+            except (OSError, IMAPClientError, ssl.SSLError, EOFError, OperationalError) as exc:
+                # OperationalError: the database is unreachable; nothing was committed for
+                # the current message, so it is fetched again after the backoff.
                 failures += 1
                 delay = min(cfg.reconnect_max_seconds, 2 ** min(failures, 10)) * (
                     0.5 + random.random() / 2
                 )
-                log.warning("imap connection lost; reconnecting", error=type(exc).__name__,
+                log.warning("intake interrupted; reconnecting", error=type(exc).__name__,
                             retry_in=round(delay, 1))
                 self.close()
                 stop.wait(delay)

@@ -12,6 +12,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.app import App
 from bot.intake.filing import file_raw
 from bot.log import get_logger
@@ -51,6 +53,6 @@ def run_maildir(app: App, path: Path, stop: threading.Event, interval: float = 1
     while not stop.is_set():
         try:
             sync_maildir(app, path)
-        except OSError as exc:
-            log.warning("maildir read failed", error=type(exc).__name__)
+        except (OSError, OperationalError) as exc:
+            log.warning("maildir intake interrupted; retrying", error=type(exc).__name__)
         stop.wait(interval)
