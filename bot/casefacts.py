@@ -18,6 +18,7 @@ from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from bot.config import Config, Member
@@ -27,8 +28,7 @@ from bot.records import STATUS_ONGOING
 # Evidence that the case involves physical danger (besides Safety Risk = Yes):
 # the intake's urgent notice to every member, and events naming such a notice.
 URGENT_OUTBOX_KINDS = frozenset({"urgent"})
-URGENT_EVENT_KINDS = frozenset({"danger_detected", "danger_notice", "urgent_notice_queued",
-                                "urgent_notice"})
+URGENT_EVENT_KINDS = frozenset({"urgent_notice_queued"})
 ACK_KIND = "acknowledgement"
 UNILATERAL_EVENT = "unilateral_action"
 
@@ -36,6 +36,9 @@ UNILATERAL_EVENT = "unilateral_action"
 # changes once stored, so the cache never goes stale; it only bounds re-parsing.
 _RECIPIENTS: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
 _RECIPIENTS_MAX = 20_000
+
+# (row id, Message-ID, sender, received at, kind) of one filed message.
+_Msg = tuple[int, str | None, str | None, datetime, str]
 
 
 @dataclass
@@ -56,6 +59,7 @@ class CaseFacts:
     reporters: set[str]
     recused: set[str]  # main emails of recused members (and their raw addresses)
     backfilled: bool  # the report itself was filed by import/backfill
+    opened_at: datetime  # when the group got the case: its first message's arrival
     first_live_at: datetime | None  # first message filed live (not backfill)
     ack_sent_at: datetime | None
     first_contact_at: datetime | None
@@ -125,7 +129,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     """Derive the clock-relevant facts of `case` (including cases merged into it)."""
     ids = _case_ids(session, case)
     members = member_addresses(config)
-    engine_key = str(session.get_bind().url)
+    engine_key = str(session.get_bind().engine.url)
 
     reporters = set(session.exec(
         select(Participant.address).where(col(Participant.case_id).in_(ids),
@@ -144,12 +148,13 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     first_filed = min(filed, key=lambda e: e.id or 0) if filed else None
     backfilled = bool(first_filed is not None and first_filed.data.get("backfill"))
 
-    msgs = list(session.exec(
-        select(InboundMessage.id, InboundMessage.message_id, InboundMessage.from_address,
-               InboundMessage.received_at, InboundMessage.kind)
+    msgs: list[_Msg] = [tuple(r) for r in session.execute(  # type: ignore[misc]
+        sa_select(col(InboundMessage.id), col(InboundMessage.message_id),
+                  col(InboundMessage.from_address), col(InboundMessage.received_at),
+                  col(InboundMessage.kind))
         .where(col(InboundMessage.case_id).in_(ids))
         .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
-    ).all())
+    ).all()]
     live = [m for m in msgs if m[4] != "own" and m[1] not in backfill_ids]
     first_live_at = live[0][3] if live else None
 
@@ -168,8 +173,9 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
 
     ack_sent_at: datetime | None = None
     urgent = (case.safety_risk or "").strip().lower() == "yes"
-    outbox = session.exec(
-        select(Outbox.kind, Outbox.recipients, Outbox.status, Outbox.sent_at, Outbox.created_at)
+    outbox = session.execute(
+        sa_select(col(Outbox.kind), col(Outbox.recipients), col(Outbox.status),
+                  col(Outbox.sent_at), col(Outbox.created_at))
         .where(col(Outbox.case_id).in_(ids))
     ).all()
     for kind, recipients, status, sent_at, created_at in outbox:
@@ -185,10 +191,12 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     if any(e.kind in URGENT_EVENT_KINDS for e in events):
         urgent = True
 
-    unilateral = [_unilateral(e, msgs, config) for e in events if e.kind == UNILATERAL_EVENT]
+    unilateral = [_unilateral(e, msgs, config) for e in events
+                  if e.kind == UNILATERAL_EVENT and not e.data.get("backfill")]
     return CaseFacts(
         case=case, reporters=reporters, recused=recused_members(session, config, case),
         backfilled=backfilled, first_live_at=first_live_at,
+        opened_at=min((m[3] for m in msgs), default=case.date_reported),
         ack_sent_at=ack_sent_at,
         first_contact_at=min(contacts) if contacts else None,
         last_contact_at=max(contacts) if contacts else None,
@@ -196,8 +204,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     )
 
 
-def _unilateral(ev: Event, msgs: list[tuple[int | None, str | None, str | None, datetime, str]],
-                config: Config) -> Unilateral:
+def _unilateral(ev: Event, msgs: list[_Msg], config: Config) -> Unilateral:
     """The clock started by `ev`; reported by the member's next filed message in the case."""
     member = config.member_for(ev.actor)
     addrs = set(member.addresses) if member else {(ev.actor or "").lower()}

@@ -281,7 +281,7 @@ def _load_plugins() -> None:
     """Attach the command groups that live in their own modules."""
     import importlib
 
-    for name in ("bot.cli_outbox", "bot.cli_digest", "bot.demo"):
+    for name in ("bot.cli_outbox", "bot.cli_digest", "bot.demo", "bot.cli_members"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

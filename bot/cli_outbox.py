@@ -103,11 +103,13 @@ def register(main: click.Group) -> None:
     from bot.cli import CliState, fail, pass_state
 
     @main.group("outbox", invoke_without_command=True)
+    @click.option("--all", "show_all", is_flag=True, help="Include mail already sent.")
+    @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
     @click.pass_context
-    def outbox_group(ctx: click.Context) -> None:
+    def outbox_group(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         """Outgoing mail: list (default), show, retry."""
         if ctx.invoked_subcommand is None:
-            ctx.invoke(outbox_list)
+            ctx.invoke(outbox_list, show_all=show_all, as_json=as_json)
 
     @outbox_group.command("list")
     @click.option("--all", "show_all", is_flag=True, help="Include mail already sent.")

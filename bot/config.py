@@ -143,6 +143,8 @@ class ScheduleSection(_Section):
     progress_update_days: float = Field(default=14.0, gt=0)
     unilateral_report_hours: float = Field(default=24.0, gt=0)
     reminder_repeat_hours: float = Field(default=24.0, gt=0)
+    # The digest lists cases resolved within this many days.
+    digest_recent_days: int = Field(default=7, ge=0)
 
     @field_validator("working_hours", mode="before")
     @classmethod

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -37,7 +38,7 @@ from bot.db import session_scope
 from bot.log import get_logger
 from bot.models import Case, DigestClaim, Event, Outbox
 from bot.outbox import queue_mail
-from bot.records import STATUS_ONGOING, STATUS_RESOLVED
+from bot.records import STATUS_ONGOING, STATUS_RESOLVED, live_case
 from bot.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
 
 log = get_logger("digest")
@@ -148,35 +149,24 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
         .order_by(col(Case.date_reported), col(Case.id))
     ).all())
     facts = [case_facts(session, config, c) for c in cases]
-    codes = {c.id or 0: c.code for c in session.exec(select(Case)).all()}
-    # Cases merged away report under the case they live on in.
-    for c in session.exec(select(Case).where(Case.merged_into != None)).all():  # noqa: E711
-        target = c
-        hops = 0
-        while target.merged_into is not None and hops < 50:
-            nxt = session.get(Case, target.merged_into)
-            if nxt is None:
-                break
-            target, hops = nxt, hops + 1
-        codes[c.id or 0] = target.code
     audiences = {f.case.id or 0: audience(config, f) for f in facts}
-    merged = session.exec(select(Case.id, Case.merged_into)
-                          .where(Case.merged_into != None)).all()  # noqa: E711
-    for cid, into in merged:
-        root = into
-        while root is not None and root not in audiences:
-            root = session.exec(select(Case.merged_into).where(Case.id == root)).first()
-        if cid is not None and root is not None:
-            audiences[cid] = audiences[root]
+    codes: dict[int, str] = {}
+    # Events and mail of cases merged away report under the case they live on in.
+    for c in session.exec(select(Case)).all():
+        live = live_case(session, c.id or 0) or c
+        codes[c.id or 0] = live.code
+        audiences.setdefault(c.id or 0, audiences.get(live.id or 0, []))
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
-                            col(Event.kind).in_(["command_held", "quarantined", "mail_queued"])
-                            | col(Event.kind).contains("warning"))
+                            or_(col(Event.kind).in_(["command_held", "quarantined",
+                                                     "mail_queued"]),
+                                col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
     ).all())
     outbox = list(session.exec(
-        select(Outbox).where((Outbox.status == "failed")
-                             | ((Outbox.kind == "warning") & (col(Outbox.created_at) > earliest)))
+        select(Outbox).where(or_(col(Outbox.status) == "failed",
+                                 and_(col(Outbox.kind) == "warning",
+                                      col(Outbox.created_at) > earliest)))
         .order_by(col(Outbox.created_at), col(Outbox.id))
     ).all())
     templates = {e.message_id: str(e.data.get("template", "")) for e in events
@@ -194,7 +184,7 @@ def _case_rows(config: Config, world: _World, recipient: str, since: datetime, n
         if recipient not in world.audiences.get(case.id or 0, []):
             continue
         reported = format_moment(case.date_reported, zone)
-        if since < case.date_reported <= now:
+        if since < facts.opened_at <= now and not facts.backfilled:
             rows["new"].append([case.code, reported])
         obs = obligations(facts, config)
         for ob in obs:
@@ -233,35 +223,45 @@ def _sees(world: _World, config: Config, recipient: str, case_id: int | None) ->
 
 def _activity_rows(config: Config, world: _World, recipient: str, since: datetime,
                    now: datetime) -> dict[str, list[list[str]]]:
+    """Held commands and warnings in (since, now]; failed deliveries whenever they happened."""
     zone = config.schedule.zone
     held: list[list[str]] = []
-    warnings: list[list[str]] = []
+    warnings: list[tuple[datetime, list[str]]] = []
+    mailed: set[tuple[int | None, datetime]] = set()
     quarantined = 0
-    for ev in world.events:
-        if not since < ev.at <= now or not _sees(world, config, recipient, ev.case_id):
-            continue
-        code = world.codes.get(ev.case_id or 0, NO_CASE) if ev.case_id else NO_CASE
-        if ev.kind == "command_held":
-            held.append([code, format_moment(ev.at, zone)])
-        elif ev.kind == "quarantined":
-            quarantined += 1
-        elif "warning" in ev.kind:
-            warnings.append([code, format_moment(ev.at, zone), ev.kind.replace("_", " ")])
+
+    def code_of(case_id: int | None) -> str:
+        return world.codes.get(case_id, NO_CASE) if case_id else NO_CASE
+
     for row in world.outbox:
         if not _sees(world, config, recipient, row.case_id):
             continue
-        code = world.codes.get(row.case_id or 0, NO_CASE) if row.case_id else NO_CASE
         if row.status == "failed":
-            warnings.append([code, format_moment(row.created_at, zone),
-                             f"{row.kind} mail could not be delivered (see cocbot outbox)"])
+            warnings.append((row.created_at, [
+                code_of(row.case_id), format_moment(row.created_at, zone),
+                f"{row.kind} mail could not be delivered (see cocbot outbox)"]))
         elif row.kind == "warning" and since < row.created_at <= now:
-            what = world.templates.get(row.message_id, "") or "warning"
-            warnings.append([code, format_moment(row.created_at, zone),
-                             f"warning sent to a member ({what.replace('_', ' ')})"])
+            what = (world.templates.get(row.message_id, "") or "warning").replace("_", " ")
+            warnings.append((row.created_at, [code_of(row.case_id),
+                                              format_moment(row.created_at, zone),
+                                              f"warning mail ({what})"]))
+            mailed.add((row.case_id, row.created_at.replace(microsecond=0)))
+    for ev in world.events:
+        if not since < ev.at <= now or not _sees(world, config, recipient, ev.case_id):
+            continue
+        if ev.kind == "command_held":
+            held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
+        elif ev.kind == "quarantined":
+            quarantined += 1
+        elif "warning" in ev.kind and (ev.case_id, ev.at.replace(microsecond=0)) not in mailed:
+            # A warning recorded without a mail of its own (one line per warning).
+            warnings.append((ev.at, [code_of(ev.case_id), format_moment(ev.at, zone),
+                                     ev.kind.replace("_", " ")]))
     if quarantined and recipient in global_audience(config):
-        warnings.append([NO_CASE, format_moment(now, zone),
-                         f"{quarantined} message(s) quarantined (see cocbot quarantine)"])
-    return {"held": held, "warnings": warnings}
+        warnings.append((now, [NO_CASE, format_moment(now, zone),
+                               f"{quarantined} message(s) quarantined (see cocbot quarantine)"]))
+    warnings.sort(key=lambda item: item[0])
+    return {"held": held, "warnings": [line for _at, line in warnings]}
 
 
 def recipients(config: Config, world: _World) -> list[str]:

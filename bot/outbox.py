@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -24,6 +25,7 @@ from sqlmodel import Session
 
 from bot.app import App
 from bot.codenames import find_code_in_subject, subject_tag
+from bot.config import Config
 from bot.log import get_logger
 from bot.message import ParsedMessage
 from bot.models import Case, Outbox
@@ -78,8 +80,9 @@ def _msgids(ids: Sequence[str]) -> list[str]:
 
 
 def build_message(
-    app: App,
+    config: Config,
     *,
+    now: datetime,
     message_id: str,
     subject: str,
     text: str,
@@ -91,13 +94,13 @@ def build_message(
 ) -> bytes:
     """The complete message as bytes (policy.SMTP: CRLF, folded, encoded words)."""
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = Address(display_name=clean_header(app.config.bot.name),
-                          addr_spec=app.config.conduct_address)
+    msg["From"] = Address(display_name=clean_header(config.bot.name),
+                          addr_spec=config.conduct_address)
     msg["To"] = ", ".join(to)
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Subject"] = clean_header(subject)
-    msg["Date"] = format_datetime(app.now_utc())
+    msg["Date"] = format_datetime(now)
     msg["Message-ID"] = f"<{message_id}>"
     if reply_to is not None and reply_to.message_id and _MSGID_RE.match(reply_to.message_id):
         refs = [*_msgids(reply_to.references), reply_to.message_id][-MAX_REFERENCES:]
@@ -173,9 +176,9 @@ def queue_mail(
 
     message_id = make_message_id(app.secret, app.config.message_id_domain,
                                  case.id if case is not None else None)
-    raw = build_message(app, message_id=message_id, subject=subject, text=rendered.text,
-                        html=rendered.html, to=to_list, cc=cc_list, reply_to=reply_to,
-                        auto_submitted=auto_submitted)
+    raw = build_message(app.config, now=app.now_utc(), message_id=message_id,
+                        subject=subject, text=rendered.text, html=rendered.html, to=to_list,
+                        cc=cc_list, reply_to=reply_to, auto_submitted=auto_submitted)
     row = Outbox(message_id=message_id, case_id=case.id if case is not None else None,
                  kind=kind, recipients=[*to_list, *cc_list], raw=raw, status="queued",
                  attempts=0, next_attempt_at=app.now_utc(), created_at=app.now_utc())

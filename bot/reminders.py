@@ -8,13 +8,18 @@ obligation's `key`) written in the same transaction as its outbox row, so a
 restart or a second instance never sends one twice; when a reminded obligation
 closes, a "reminder_cleared" event records it once.
 
-| key                | due                                   | to                  | closed by |
-|--------------------|---------------------------------------|---------------------|-----------|
-| ack_overdue        | report + ack_overdue_hours             | chair(s)            | acknowledgement sent, or a member wrote to the reporter |
-| first_response     | report + first_response_days           | point of contact    | a member wrote to the reporter |
-| progress:<anchor>  | last mail to reporter + progress_update_days | point of contact | new mail to the reporter |
-| unilateral:<event> | `#unilateral` + unilateral_report_hours | that member        | their next message in the case |
-| review:<date>      | the review date (local)               | point of contact    | `#review` with another date, or `#review done` |
+Clocks (key: due -> to; closed by):
+
+- ack_overdue: report + ack_overdue_hours -> the chair(s); closed by the
+  acknowledgement being sent, or by any member writing to the reporter.
+- first_response: report + first_response_days -> point of contact (else the
+  chair); closed by a member writing to the reporter.
+- progress:<anchor>: last mail to the reporter + progress_update_days -> point
+  of contact; closed by new mail to the reporter (which opens the next one).
+- unilateral:<event id>: `#unilateral` + unilateral_report_hours -> that
+  member; closed by their next message filed in the case.
+- review:<date>: the review date (local midnight) -> point of contact; closed
+  by `#review` with another date, or `#review done`.
 
 The first three apply to Ongoing cases with a reporter outside the group whose
 report was not backfilled.  Outside working days/hours in `schedule.timezone`
@@ -29,17 +34,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.app import App
-from bot.casefacts import CaseFacts, case_facts, point_of_contact
+from bot.casefacts import UNILATERAL_EVENT, CaseFacts, case_facts, point_of_contact
 from bot.clock import at_local, format_day, format_moment, is_working_time
 from bot.config import Config
 from bot.db import session_scope
 from bot.log import get_logger
-from bot.models import Case
+from bot.models import Case, Event
 from bot.outbox import queue_mail
-from bot.records import add_event
+from bot.records import STATUS_ONGOING, add_event, live_case
 
 log = get_logger("reminders")
 
@@ -99,7 +104,8 @@ def obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
     out: list[Obligation] = []
     if case.merged_into is not None:
         return out
-    reported = case.date_reported
+    # A report a member forwarded days later starts the clocks when the group got it.
+    reported = max(case.date_reported, facts.opened_at)
     if facts.ongoing and facts.has_reporter:
         if not facts.backfilled:
             if facts.ack_sent_at is None and facts.first_contact_at is None:
@@ -246,7 +252,17 @@ def _candidates(app: App) -> list[int]:
     now = app.now_utc()
     ids: list[int] = []
     with session_scope(app.engine) as session:
+        # Resolved cases only matter with a review date or a clock of their own.
+        clocked = set(session.exec(select(Event.case_id).where(
+            col(Event.kind).in_([UNILATERAL_EVENT, "reminder_sent"]))).all())
+        for child, parent in session.exec(select(Case.id, Case.merged_into)).all():
+            root = live_case(session, parent) if child in clocked and parent else None
+            if root is not None:
+                clocked.add(root.id)
         for case in session.exec(select(Case).where(Case.merged_into == None)).all():  # noqa: E711
+            if (case.status != STATUS_ONGOING and case.review_date is None
+                    and case.id not in clocked):
+                continue
             facts = case_facts(session, app.config, case)
             obs = obligations(facts, app.config)
             if any(due_now(o, facts, app.config, now) for o in obs) or _answered(

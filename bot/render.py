@@ -88,26 +88,37 @@ def clean_header(value: object, *, limit: int = MAX_HEADER_CHARS) -> str:
     return cleaned[:limit].rstrip()
 
 
+def _split_source(env: SandboxedEnvironment, name: str) -> tuple[str, str]:
+    """The subject line's and the body's template source (split before rendering,
+    so that a line break inside a value can never move text between the two)."""
+    assert env.loader is not None
+    try:
+        source, _filename, _uptodate = env.loader.get_source(env, name)
+    except TemplateNotFound:
+        raise TemplateError(f"template {name!r} not found") from None
+    first, _, rest = source.partition("\n")
+    first = first.rstrip("\r")
+    if not first.startswith("Subject:"):
+        raise TemplateError(f"template {name!r}: first line must be 'Subject: ...'")
+    if rest.strip() and not rest.startswith(("\n", "\r\n")):
+        raise TemplateError(f"template {name!r}: a blank line must follow the subject")
+    return first[len("Subject:"):], rest.lstrip("\r\n")
+
+
+def _render(env: SandboxedEnvironment, name: str, source: str, context: dict[str, Any]) -> str:
+    try:
+        return env.from_string(source).render(**context)
+    except Exception as exc:  # jinja2 raises several types; all mean "cannot render"
+        raise TemplateError(f"template {name!r}: {type(exc).__name__}: {exc}") from exc
+
+
 def render_mail(config: Config, template: str, context: dict[str, Any]) -> RenderedMail:
     """Render templates/`template`.txt.j2 (and .html.j2 if present) with `context`."""
     env = environment(config)
-    try:
-        text_tpl = env.get_template(f"{template}.txt.j2")
-    except TemplateNotFound:
-        raise TemplateError(f"template {template!r} not found") from None
-    try:
-        rendered = text_tpl.render(**context)
-    except Exception as exc:  # jinja2 raises several types; all mean "cannot render"
-        raise TemplateError(f"template {template!r}: {type(exc).__name__}: {exc}") from exc
-    first, _, rest = rendered.partition("\n")
-    if not first.startswith("Subject:"):
-        raise TemplateError(f"template {template!r}: first line must be 'Subject: ...'")
-    if rest.startswith("\r"):
-        rest = rest[1:]
-    if rest and not rest.startswith("\n") and rest.strip():
-        raise TemplateError(f"template {template!r}: a blank line must follow the subject")
-    subject = clean_header(first[len("Subject:"):])
-    body = rest.lstrip("\r\n").rstrip() + "\n"
+    name = f"{template}.txt.j2"
+    subject_src, body_src = _split_source(env, name)
+    subject = clean_header(_render(env, name, subject_src, context))
+    body = _render(env, name, body_src, context).strip("\r\n") + "\n"
     html: str | None = None
     try:
         html_tpl = env.get_template(f"{template}.html.j2")

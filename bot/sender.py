@@ -22,8 +22,8 @@ Failures:
   recipients only.
 
 Envelope sender: the conduct address, also for automatic replies.  RFC 3834
-(section 3.3) recommends a null reverse-path for auto-replies so that bounces
-cannot loop; we deliberately keep the conduct address because (a) submission
+recommends a null reverse-path (``MAIL FROM:<>``) for automatic responses so
+that bounces cannot loop; we deliberately keep the conduct address because (a) submission
 relays commonly refuse or rewrite ``MAIL FROM:<>`` from authenticated users,
 and (b) a bounce of an acknowledgement tells the group that the reporter's
 address does not work.  Loops are prevented instead by ``Auto-Submitted`` on
@@ -55,6 +55,7 @@ BATCH = 50
 # A claimed row is left alone by other senders for this long (a crash mid-send
 # releases it when the lease runs out).
 LEASE_SECONDS = 300.0
+IDLE_POLL_SECONDS = 5.0
 
 
 @dataclass
@@ -227,8 +228,9 @@ def _record(app: App, row_id: int, attempt: Attempt) -> bool:
             row.last_error = attempt.error
         elif row.refused:
             row.last_error = f"{len(row.refused)} recipient(s) refused"
+        # Permanent: a 5xx for the whole message, or this attempt's refusals all 5xx.
         permanent = (attempt.error is not None and not attempt.transient
-                     and not attempt.refused) or (bool(row.refused) and not transient_refusal)
+                     and not attempt.refused) or (bool(attempt.refused) and not transient_refusal)
         given_up = now - _retry_base(session, row) >= timedelta(
             hours=app.config.smtp.give_up_after_hours)
         if permanent or given_up:
@@ -283,7 +285,9 @@ def sender_loop(app: App, stop: threading.Event) -> None:
             # A database hiccup must not kill the sender thread; try again shortly.
             log.exception("sender pass failed")
             due = None
-        wait = 60.0
+        # Rows queued or retried by another process (`cocbot outbox retry`) do not set
+        # our wakeup event, so look at the table again every few seconds regardless.
+        wait = IDLE_POLL_SECONDS
         if due is not None:
             wait = max(0.05, min(wait, (due - app.now_utc()).total_seconds()))
         app.outbox_wakeup.wait(wait)

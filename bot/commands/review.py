@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.clock import local_day
+from bot.commands._common import moment, today
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.records import add_event
 
@@ -13,7 +13,7 @@ CLEAR_WORDS = ("done", "none", "clear", "off")
 
 @command
 class Review(Command):
-    """#review YYYY-MM-DD -- set the case's review date; #review done clears it.
+    """#review YYYY-MM-DD - set the case's review date; #review done clears it.
 
     The manual ("After Decisions Are Made") asks that the records hold the
     actions taken, the outcome and a review date. On the review date the point
@@ -25,7 +25,7 @@ class Review(Command):
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Set, move or clear Case.review_date, recording the change as an event."""
-        case, app = cc.case, cc.app
+        case = cc.case
         arg = cc.args.strip().split()[0].lower() if cc.args.strip() else ""
         previous = case.review_date.isoformat() if case.review_date else None
         if not arg:
@@ -36,22 +36,22 @@ class Review(Command):
             case.review_date = None
             cc.session.add(case)
             add_event(cc.session, case, "review_date_cleared", actor=cc.member.email,
-                      message_id=cc.msg.pm.message_id, at=app.now_utc(), previous=previous)
+                      message_id=cc.msg.pm.message_id, at=moment(cc), previous=previous)
             return CommandResult(f"review date {previous} cleared",
                                  changed={"review_date": None})
         try:
             when = date.fromisoformat(arg)
         except ValueError:
             raise CommandError(f"not a date: {arg!r}; write it as YYYY-MM-DD") from None
-        today = local_day(app.now_utc(), app.config.schedule.zone)
-        if when < today:
-            raise CommandError(f"{when.isoformat()} is in the past (today is {today.isoformat()})")
+        day = today(cc)
+        if when < day:
+            raise CommandError(f"{when.isoformat()} is in the past (today is {day.isoformat()})")
         if case.review_date == when:
             return CommandResult(f"review date already {when.isoformat()}; nothing changed")
         case.review_date = when
         cc.session.add(case)
         add_event(cc.session, case, "review_date_set", actor=cc.member.email,
-                  message_id=cc.msg.pm.message_id, at=app.now_utc(),
+                  message_id=cc.msg.pm.message_id, at=moment(cc),
                   review_date=when.isoformat(), previous=previous)
         return CommandResult(f"review date set to {when.isoformat()}",
                              changed={"review_date": when.isoformat()})

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 from sqlmodel import select
 
 from bot.casefacts import UNILATERAL_EVENT
 from bot.clock import format_moment
+from bot.commands._common import moment
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.models import Event
 from bot.records import add_event
@@ -17,7 +18,7 @@ NOTE_MAX = 300
 
 @command
 class Unilateral(Command):
-    """#unilateral [what you did] -- you acted alone on an ongoing situation.
+    """#unilateral [what you did] - you acted alone on an ongoing situation.
 
     The manual ("Acting Unilaterally"): any member may act immediately to end an
     ongoing situation or protect safety, but "they must report their actions to
@@ -42,12 +43,17 @@ class Unilateral(Command):
                 Event.message_id == message_id)).first()
             if seen is not None:
                 return CommandResult("already recorded for this message; nothing changed")
-        now = app.now_utc()
+        now = moment(cc).astimezone(UTC)
         due = now + timedelta(hours=hours)
         note = " ".join(cc.args.split())[:NOTE_MAX]
+        extra: dict[str, object] = {"note": note} if note else {}
+        if cc.msg.quiet:
+            # Imported history: recorded, but no clock is started for the past.
+            extra["backfill"] = True
         add_event(session, cc.case, UNILATERAL_EVENT, actor=cc.member.email,
-                  message_id=message_id, at=now, due=due.isoformat(),
-                  **({"note": note} if note else {}))
+                  message_id=message_id, at=now, due=due.isoformat(), **extra)
+        if cc.msg.quiet:
+            return CommandResult("unilateral action recorded (imported; no reminder)")
         when = format_moment(due, app.config.schedule.zone)
         return CommandResult(
             f"unilateral action recorded; report it to the group in this thread by {when} "

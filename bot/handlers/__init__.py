@@ -18,6 +18,5 @@ REPLAY_HANDLERS: list[Callable[..., Any]] = []
 
 # Importing a handler module appends its handler (order: the order of these lines).
 from bot.handlers import acknowledge  # noqa: E402,F401
-
-# Importing a handler module appends its handler; the order here is the chain's order.
 from bot.handlers import commands as _commands  # noqa: E402,F401
+from bot.handlers import hygiene as _hygiene  # noqa: E402,F401

@@ -9,7 +9,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.config import Config, ConfigError
-from bot.rules.base import KINDS, RuleKind
+from bot.rules.base import KINDS, Policy, RuleKind
 
 # The project's rules/ folder, used when the config names none.
 DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
@@ -25,8 +25,20 @@ def _import_kinds() -> None:
     import bot.rules.kinds  # noqa: F401
 
 
-def load_rules_from(folder: Path) -> list[RuleKind]:
-    """Every rule defined in `folder`/*.toml, validated, in file then table order."""
+def _check_templates(policy: Policy, templates: Path, where: str) -> None:
+    """Every template a policy names (``template``, ``*_template``) must exist."""
+    for key, value in policy:
+        named = key == "template" or key.endswith("_template")
+        if named and isinstance(value, str) and not (templates / f"{value}.txt.j2").is_file():
+            raise ConfigError(f"{where}.{key}: no template {value!r} "
+                              f"({value}.txt.j2) in the templates folder")
+
+
+def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKind]:
+    """Every rule defined in `folder`/*.toml, validated, in file then table order.
+
+    With `templates`, every template a rule names must exist there.
+    """
     _import_kinds()
     if not folder.is_dir():
         raise ConfigError(f"rules: folder {folder.name!r} not found")
@@ -59,16 +71,20 @@ def load_rules_from(folder: Path) -> list[RuleKind]:
                 raise ConfigError(f"{where} ({table.get('name', '?')}).{key}: {msg}") from None
             if policy.name in names:
                 raise ConfigError(f"{where}.name: rule {policy.name!r} defined twice")
+            if templates is not None:
+                _check_templates(policy, templates, f"{where} ({policy.name})")
             names.add(policy.name)
             rules.append(cls(policy))
     return rules
 
 
 @lru_cache(maxsize=8)
-def _cached(folder: str) -> tuple[RuleKind, ...]:
-    return tuple(load_rules_from(Path(folder)))
+def _cached(folder: str, templates: str) -> tuple[RuleKind, ...]:
+    return tuple(load_rules_from(Path(folder), Path(templates)))
 
 
 def load_rules(config: Config) -> list[RuleKind]:
     """The rules for `config` (cached per folder; validated on first load)."""
-    return list(_cached(str(rules_dir(config))))
+    from bot.render import templates_dir
+
+    return list(_cached(str(rules_dir(config)), str(templates_dir(config))))

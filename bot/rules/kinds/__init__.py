@@ -1,3 +1,3 @@
 """Rule kinds; importing this package registers every kind."""
 
-from bot.rules.kinds import autoreply, headers  # noqa: F401
+from bot.rules.kinds import autoreply, headers, hygiene  # noqa: F401
