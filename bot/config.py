@@ -83,8 +83,11 @@ class IntakeSection(_Section):
     source: Literal["imap", "maildir"] = "imap"
     maildir: str | None = None
     max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
-    # Mail dated before this is filed silently (no acknowledgement): backfill cut-off.
+    # Mail that arrived before this date is filed silently (no acknowledgement).
     backfill_before: date | None = None
+    # Without backfill_before: on the very first run, mail that arrived more than this
+    # long before the bot first started is old mail, filed silently.
+    backfill_grace_minutes: float = Field(default=60.0, ge=0)
 
 
 class ImapSection(_Section):

@@ -285,7 +285,8 @@ def handle_commands(ctx: MessageContext) -> None:
         return
     plan = command_plan(ctx.session, pm, ctx.case, exclude_inbound_id=ctx.inbound.id,
                         forwarded=ctx.forwarded)
-    if not plan.items:
+    if not (plan.has_command or plan.stopped or any(i.suggestion for i in plan.unknown)):
+        # Only hashtags that look like no command (#DjangoCon): prose, not commands.
         return
     verdict = authenticate(ctx.inbound.raw, member_addresses(config), config.auth.authserv_id)
     member = config.member_for(verdict.address) if verdict.ok else None
@@ -315,7 +316,7 @@ def handle_commands(ctx: MessageContext) -> None:
                context={"lines": [vars(line) for line in lines], "errors": errors,
                         "processed": len(lines), "stopped": plan.stopped,
                         "max_unknown": MAX_UNKNOWN, "recused": reminded,
-                        "member_name": member.name})
+                        "member_name": member.name, "new_case": ctx.is_new_case})
     if outside:
         add_event(ctx.session, ctx.case, "commands_visible_warning", actor=member.email,
                   message_id=pm.message_id, at=ctx.app.now_utc(), outside_recipients=outside)

@@ -8,6 +8,7 @@ type as the reason, in a fresh transaction that also advances the cursor.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -15,6 +16,7 @@ from sqlmodel import Session
 from bot.app import App
 from bot.db import session_scope
 from bot.log import get_logger
+from bot.models import Setting
 from bot.pipeline import Origin, Outcome, process_message, quarantine
 
 log = get_logger("intake")
@@ -44,3 +46,24 @@ def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = Non
                 in_txn(session)
     app.outbox_wakeup.set()
     return outcome
+
+
+def backfill_cutoff(app: App, source_key: str) -> datetime:
+    """Mail that arrived before this is old: filed silently, never acknowledged.
+
+    The configured `intake.backfill_before`, else the moment the bot first read
+    this source less `intake.backfill_grace_minutes`, recorded once so that later
+    runs agree.  Whole seconds, because IMAP arrival times have no finer precision.
+    """
+    configured = app.config.intake.backfill_before
+    if configured is not None:
+        return datetime(configured.year, configured.month, configured.day, tzinfo=UTC)
+    with session_scope(app.engine) as session:
+        key = f"first_run:{source_key}"[:100]
+        row = session.get(Setting, key)
+        if row is None:
+            grace = timedelta(minutes=app.config.intake.backfill_grace_minutes)
+            first = (app.now_utc() - grace).replace(microsecond=0)
+            row = Setting(key=key, value=first.isoformat())
+            session.add(row)
+        return datetime.fromisoformat(row.value)

@@ -34,15 +34,14 @@ from sqlmodel import Session
 
 from bot.app import App
 from bot.db import session_scope
-from bot.intake.filing import file_raw
+from bot.intake.filing import backfill_cutoff, file_raw
 from bot.log import get_logger
-from bot.models import ImapCursor, Setting, utcnow
+from bot.models import ImapCursor, utcnow
 from bot.pipeline import Origin, quarantine
 
 log = get_logger("imap")
 
 FETCH_BATCH = 50
-FIRST_RUN_KEY = "imap_first_run:{folder}"
 
 
 def connect(app: App) -> IMAPClient:
@@ -71,6 +70,7 @@ class ImapIntake:
         self.folder = app.config.imap.folder
         self.client: IMAPClient | None = None
         self.uidvalidity: int | None = None
+        self._cutoff: datetime | None = None
 
     # -- cursor -----------------------------------------------------------------------
     def _cursor(self) -> ImapCursor | None:
@@ -88,18 +88,10 @@ class ImapIntake:
 
         return in_txn
 
-    def _backfill_cutoff(self) -> datetime | None:
-        """Mail older than this is filed silently (first run, or configured cut-off)."""
-        configured = self.app.config.intake.backfill_before
-        if configured is not None:
-            return datetime(configured.year, configured.month, configured.day, tzinfo=UTC)
-        with session_scope(self.app.engine) as session:
-            key = FIRST_RUN_KEY.format(folder=self.folder)
-            row = session.get(Setting, key)
-            if row is None:
-                row = Setting(key=key, value=self.app.now_utc().isoformat())
-                session.add(row)
-            return datetime.fromisoformat(row.value)
+    def _backfill_cutoff(self) -> datetime:
+        if self._cutoff is None:
+            self._cutoff = backfill_cutoff(self.app, f"imap:{self.folder}")
+        return self._cutoff
 
     # -- one pass ---------------------------------------------------------------------
     def open(self) -> IMAPClient:
@@ -134,16 +126,17 @@ class ImapIntake:
         elif cursor is not None:
             log.warning("uidvalidity changed; rescanning folder",
                         old=cursor.uidvalidity, new=self.uidvalidity)
+        # Fixed on the first pass, even over an empty folder: mail arriving later is new.
+        cutoff = self._backfill_cutoff()
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
         if not uids:
             return 0
-        cutoff = self._backfill_cutoff()
         handled = 0
         for start in range(0, len(uids), FETCH_BATCH):
             handled += self._fetch_batch(client, uids[start:start + FETCH_BATCH], cutoff)
         return handled
 
-    def _fetch_batch(self, client: IMAPClient, uids: list[int], cutoff: datetime | None) -> int:
+    def _fetch_batch(self, client: IMAPClient, uids: list[int], cutoff: datetime) -> int:
         assert self.uidvalidity is not None
         meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
         limit = self.app.config.intake.max_message_bytes
@@ -162,7 +155,7 @@ class ImapIntake:
                 self._quarantine_oversize(client, uid, size, source, advance)
                 continue
             raw = bodies[uid].get(b"BODY[]") or b""
-            backfill = bool(cutoff is not None and received is not None and received < cutoff)
+            backfill = received is not None and received < cutoff
             outcome = file_raw(self.app, raw, Origin(source=source, received_at=received,
                                                      backfill=backfill), in_txn=advance)
             log.info("imap message handled", uid=uid, status=outcome.status,

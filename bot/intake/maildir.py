@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App
-from bot.intake.filing import file_raw
+from bot.intake.filing import backfill_cutoff, file_raw
 from bot.log import get_logger
 from bot.pipeline import Origin
 
@@ -27,9 +27,13 @@ def ensure_maildir(path: Path) -> mailbox.Maildir:
     return mailbox.Maildir(str(path), factory=None, create=True)
 
 
-def sync_maildir(app: App, path: Path, *, backfill: bool = False) -> int:
-    """File every message in ``new/``; returns how many were handled."""
+def sync_maildir(app: App, path: Path) -> int:
+    """File every message in ``new/``; returns how many were handled.
+
+    Files older than the backfill cut-off (see `backfill_cutoff`) are filed silently.
+    """
     box = ensure_maildir(path)
+    cutoff = backfill_cutoff(app, f"maildir:{path.resolve()}")
     new_dir = path / "new"
     handled = 0
     for entry in sorted(new_dir.iterdir(), key=lambda p: (p.stat().st_mtime, p.name)):
@@ -38,7 +42,7 @@ def sync_maildir(app: App, path: Path, *, backfill: bool = False) -> int:
         raw = entry.read_bytes()
         received = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
         outcome = file_raw(app, raw, Origin(source=f"maildir:{entry.name}",
-                                            received_at=received, backfill=backfill))
+                                            received_at=received, backfill=received < cutoff))
         cur = path / "cur" / f"{entry.name}:2,"
         entry.rename(cur)
         handled += 1

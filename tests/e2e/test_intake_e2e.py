@@ -191,3 +191,38 @@ def test_polls_when_server_has_no_idle(tmp_path: Path) -> None:
             server.append(make_mail(message_id="polled@mail.example"))
             assert wait_until(lambda: filed_ids(config), 10), bot.log_text()
             assert '"idle": false' in bot.log_text()
+
+
+def _backfill_flags(config: Path) -> dict[str, bool]:
+    rows = db_rows(config, "select message_id, data from event where kind = 'message_filed'")
+    return {mid: json.loads(data)["backfill"] for mid, data in rows}
+
+
+def test_first_run_files_old_mail_silently_and_new_mail_normally(
+    tmp_path: Path, fresh_inbox: Dovecot
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    config = setup(tmp_path, fresh_inbox)
+    client = fresh_inbox.connect()
+    try:
+        client.append("INBOX", make_mail(message_id="old@mail.example"),
+                      msg_time=datetime.now(UTC) - timedelta(days=30))
+    finally:
+        client.logout()
+    fresh_inbox.append(make_mail(message_id="recent@mail.example", sender="b@x.example"))
+    run_cli(config, "run", "--once")
+    fresh_inbox.append(make_mail(message_id="later@mail.example", sender="c@x.example"))
+    run_cli(config, "run", "--once")
+    assert _backfill_flags(config) == {"old@mail.example": True, "recent@mail.example": False,
+                                       "later@mail.example": False}
+
+
+def test_first_run_on_empty_inbox_then_mail_is_not_backfill(
+    tmp_path: Path, fresh_inbox: Dovecot
+) -> None:
+    config = setup(tmp_path, fresh_inbox, intake={"backfill_grace_minutes": 0})
+    run_cli(config, "run", "--once")
+    fresh_inbox.append(make_mail(message_id="first@mail.example"))
+    run_cli(config, "run", "--once")
+    assert _backfill_flags(config) == {"first@mail.example": False}

@@ -395,17 +395,22 @@ def test_non_member_tags_are_plain_text(app: App) -> None:
     assert events(app, "command_held") == [] and events(app, "commands_processed") == []
 
 
+def visibility_warnings(app: App) -> list[Outbox]:
+    """Warnings about commands seen outside the group (thread hygiene warns too)."""
+    return [r for r in outbox(app, "warning") if "commands were visible" in text_of(r)]
+
+
 def test_commands_sent_to_non_members_get_a_private_warning(app: App) -> None:
     code = report(app)
     command(app, code, "#note talked to them", cc=[CONDUCT, SAM, "organiser@event.example"])
-    [warning] = outbox(app, "warning")
+    [warning] = visibility_warnings(app)
     assert warning.recipients == [ALEX]
     text = text_of(warning)
     assert "1 recipient outside the working group" in text
     assert "organiser@event.example" not in text
     assert len(events(app, "note")) == 1  # the command still ran
     command(app, code, "#safety no", cc=[CONDUCT, SAM, MAYA], sender=SAM)
-    assert len(outbox(app, "warning")) == 1  # members only: no warning
+    assert len(visibility_warnings(app)) == 1  # members only: no warning
 
 
 def test_reply_to_digest_is_never_a_command(app: App) -> None:
@@ -501,6 +506,9 @@ def test_spoofed_command_is_held_and_chair_told(app: App, name: str) -> None:
     [held] = events(app, "command_held")
     assert held.data["reason"] and held.data["commands"] == ["resolve"]
     new = [r for r in outbox(app) if r.id not in before]
+    assert not [r for r in new if ATTACKER in r.recipients]
+    # (Thread hygiene may warn about the message too; commands send the notice only.)
+    new = [r for r in new if r.kind in ("command_held", "transcript")]
     assert [r.kind for r in new] == ["command_held"]
     assert new[0].recipients == [MAYA]  # the chair, even when the chair is the one spoofed
     text = text_of(new[0])
@@ -589,3 +597,17 @@ def test_member_forwarding_a_handled_report_with_onfile(app: App) -> None:
     assert "keep this report on file" in text and "Hi Pat" in text
     assert "Re: Something happened at the meetup" in text
     assert len(transcripts(app)) == 1
+
+
+def test_hashtags_that_are_no_command_get_no_transcript(app: App) -> None:
+    code = report(app)
+    command(app, code, "#DjangoConEU #sprints")
+    assert transcripts(app) == [] and events(app, "commands_processed") == []
+
+
+def test_command_opening_a_new_case_says_so(app: App) -> None:
+    out = file(app, make_mail(sender=SAM, subject="Noticed at the meetup #safety no",
+                              message_id="new@example.net"))
+    assert out.new_case
+    text = last_transcript(app, SAM)
+    assert "opened this new case" in text and "Safety Risk set to No" in text

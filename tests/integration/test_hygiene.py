@@ -209,6 +209,24 @@ def test_aliases_plus_tags_and_free_addresses_are_no_change(app: App, tmp_path: 
     assert hygiene_mail(app) == []
 
 
+def test_taking_the_discussion_internal_needs_no_note(app: App, tmp_path: Path) -> None:
+    open_report(app)
+    internal = maya_reply("m1@example.org", to=(CONDUCT,), cc=(ALEX,), body="Thoughts?")
+    file(app, internal)
+    assert hygiene_mail(app) == []
+    # Unless the policy says otherwise.
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    path = rules / "hygiene.toml"
+    path.write_text(path.read_text().replace("internal_exempt = true", "internal_exempt = false"))
+    strict = make_app(f"sqlite:///{tmp_path / 'strict.db'}", rules_dir=str(rules))
+    open_report(strict)
+    file(strict, internal)
+    [warning] = hygiene_mail(strict)
+    text = text_of(warning)
+    assert "Removed without a [- Name] note" in text and "Added without a [+ Name] note" in text
+
+
 def test_outsider_changing_recipients_is_not_lectured(app: App) -> None:
     code = open_report(app)
     with session_scope(app.engine) as session:
@@ -496,7 +514,7 @@ def test_a_second_rule_of_an_existing_kind_needs_no_python(app: App, tmp_path: P
     ('template = "no_such_template"', "template: no template 'no_such_template'"),
     ('chain = "acknowledge"', "chain: Value error, hygiene rules run in the 'hygiene' chain"),
     ("free_adresses = []", "free_adresses: unknown key"),
-    ('free_addresses = ["not an address"]', "free_addresses: Value error, not an address"),
+    ('conduct_aliases = ["not an address"]', "conduct_aliases: Value error, not an address"),
     ('outsider_notify = ["chairs"]', "outsider_notify: Value error, needs an outsider_template"),
 ])
 def test_bad_policy_is_refused_at_start_with_file_rule_and_key(tmp_path: Path, line: str,

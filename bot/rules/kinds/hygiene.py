@@ -140,6 +140,9 @@ class RecipientChangePolicy(HygienePolicy):
     """Keys of ``recipient_change``.
 
     - free_addresses: addresses (or ``@domain``) that may be added or removed freely.
+    - internal_exempt: a message whose recipients are all members (besides the
+      conduct address) needs no notes: it cannot share anything by mistake, and
+      members often take a discussion off the reporter's thread that way.
     - notice_member_changes: whether an outsider adding or dropping a member is
       worth telling the point of contact (members get the thread through the
       conduct address anyway, so by default it is not).
@@ -149,6 +152,7 @@ class RecipientChangePolicy(HygienePolicy):
     outsider_template: str | None = "notice_outsider_recipients"
     outsider_notify: list[str] = Field(default_factory=lambda: ["point_of_contact"])
     free_addresses: list[str] = Field(default_factory=list)
+    internal_exempt: bool = True
     notice_member_changes: bool = False
 
     @field_validator("free_addresses")
@@ -662,9 +666,11 @@ class RecipientChange(RuleKind):
             return None
         config = ctx.app.config
         book = AddressBook.build(config, policy, policy.free_addresses)
+        members = {m.email for m in config.members}
+        if policy.internal_exempt and set(book.keys(pm.recipients)) <= members:
+            return None  # only the group can read it: nothing can be shared by mistake
         diff = reply_all_diff(book, parent, pm)
         if ctx.sender_member is None and not policy.notice_member_changes:
-            members = {m.email for m in config.members}
             diff.added = {k: a for k, a in diff.added.items() if k not in members}
             diff.removed = {k: a for k, a in diff.removed.items() if k not in members}
         if not diff.changed:
