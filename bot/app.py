@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from bot.config import Config
-from bot.models import Setting
+from bot.models import Setting, set_clock
 
 
 def _utcnow() -> datetime:
@@ -60,6 +60,9 @@ def load_secret(config: Config, engine: Engine) -> str:
 
 
 def build_app(config: Config, engine: Engine, clock: Callable[[], datetime] | None = None) -> App:
-    """An App for `config` on `engine`."""
-    return App(config=config, engine=engine, secret=load_secret(config, engine),
-               clock=clock or _utcnow)
+    """An App for `config` on `engine`; record timestamps follow its clock."""
+    app = App(config=config, engine=engine, secret=load_secret(config, engine),
+              clock=clock or _utcnow)
+    # Through the app, so a test (or --now) that swaps app.clock moves the records too.
+    set_clock(lambda: app.clock())
+    return app

@@ -7,6 +7,7 @@ timezone-aware UTC datetimes (SQLModel refuses naive ones).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,9 +15,19 @@ from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel
 
+_clock: Callable[[], datetime] | None = None
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make record timestamps follow `clock` (the running App's, frozen under --now)."""
+    global _clock
+    _clock = clock
+
 
 def utcnow() -> datetime:
-    """Aware UTC now, the storage convention of this schema."""
+    """Aware UTC now (per the App's clock), the storage convention of this schema."""
+    if _clock is not None:
+        return _clock().astimezone(UTC)
     return datetime.now(UTC)
 
 

@@ -162,6 +162,8 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
                 kind = "forwarded"
 
     received = _received(origin, pm, app)
+    if case is None and _answers_caseless_bot_mail(app, pm):
+        return _file_without_case(app, session, pm, raw, sha, key, origin, received)
     if case is None:
         is_new = True
         report = forwarded if forwarded is not None and sender_member is not None else pm
@@ -222,6 +224,36 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     session.flush()
     return Outcome(status="filed", message_id=pm.message_id, case_code=case.code,
                    new_case=is_new)
+
+
+def _answers_caseless_bot_mail(app: App, pm: ParsedMessage) -> bool:
+    """True for a reply to the bot's own mail about no case (e.g. the daily digest)."""
+    return any(own_case_id(app.secret, mid) == 0 for mid in pm.cited_ids)
+
+
+def _file_without_case(
+    app: App, session: Session, pm: ParsedMessage, raw: bytes, sha: str, key: str,
+    origin: Origin, received: datetime,
+) -> Outcome:
+    """Keep a reply to the bot's case-less mail without opening a case for it.
+
+    Members answering the digest are talking to the bot, not reporting: opening
+    a case (with the member as "reporter") would be wrong, and dropping the
+    mail would lose it.  It is stored and noted in the global history.
+    """
+    sender = pm.first_from
+    inbound = InboundMessage(
+        dedupe_key=key, message_id=pm.message_id, raw_sha256=sha, raw=raw, size=len(raw),
+        source=origin.source, received_at=received,
+        date=pm.date.astimezone(UTC) if pm.date else None,
+        from_address=sender.key if sender else None, subject=pm.subject[:1000],
+        case_id=None, kind="reply-to-bot",
+        parent_message_id=pm.in_reply_to[0] if pm.in_reply_to else None,
+    )
+    session.add(inbound)
+    add_event(session, None, "reply_to_bot_mail", message_id=pm.message_id)
+    log.info("reply to the bot's own mail filed without a case", message_id=pm.message_id)
+    return Outcome(status="filed", message_id=pm.message_id)
 
 
 def _record_participants(session: Session, case: Case, pm: ParsedMessage, app: App) -> None:

@@ -221,3 +221,16 @@ def test_info_logs_carry_no_addresses_subjects_or_bodies(app: App) -> None:
     assert "message_id" in text
     for secret in (REPORTER, MAYA, "Harassment", "Pat Person", "Jo Reporter", "looking"):
         assert secret not in text
+
+
+def test_reply_to_caseless_bot_mail_opens_no_case(app: App) -> None:
+    digest_id = make_message_id(app.secret, "example.org", None)
+    out = file(app, make_mail(sender=MAYA, message_id="d@example.org", in_reply_to=digest_id,
+                              subject="Re: Daily digest #resolve"))
+    assert out.status == "filed" and out.case_code is None
+    assert cases(app) == []
+    with Session(app.engine) as session:
+        row = session.exec(select(InboundMessage)).one()
+        assert row.kind == "reply-to-bot" and row.case_id is None
+    assert file(app, make_mail(sender=MAYA, message_id="d@example.org",
+                               in_reply_to=digest_id)).status in {"duplicate", "replay"}
