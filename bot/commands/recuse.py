@@ -38,8 +38,7 @@ class Recuse(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Mark the member recused on this case."""
         if is_recused(cc.session, cc.case, cc.member):
-            return CommandResult("you are already recused from this case; nothing changed",
-                                 data={"recused": True})
+            return CommandResult("you are already recused from this case; nothing changed")
         row = ensure_participant(cc.session, cc.case, cc.member.email, cc.member.name, "member")
         row.recused = True
         cc.session.add(row)
@@ -55,4 +54,4 @@ class Recuse(Command):
         text = "you are now recused from this case"
         if "point_of_contact" in changed:
             text += "; you are no longer its point of contact"
-        return CommandResult(text, changed=changed, data={"recused": True})
+        return CommandResult(text, changed=changed)

@@ -249,14 +249,15 @@ def _echo(item: PlannedTag) -> str:
     return str(tag)
 
 
-def run_one(ctx: MessageContext, member: Member, item: PlannedTag, recused: bool) -> Line:
+def run_one(ctx: MessageContext, member: Member, item: PlannedTag) -> Line:
     """Carry out one planned tag and describe the result."""
     tag = item.tag
     if not item.known:
         hint = f"; did you mean #{item.suggestion}?" if item.suggestion else ""
         return Line(_echo(item), False, f"unknown command #{tag.name}{hint}", {}, {})
     cmd = REGISTRY[tag.name]
-    if recused and not cmd.allowed_when_recused:
+    # Checked per command: "#recuse #resolve" must not resolve.
+    if not cmd.allowed_when_recused and is_recused(ctx.session, ctx.case, member):
         add_event(ctx.session, ctx.case, "command_refused", actor=member.email,
                   message_id=ctx.pm.message_id, at=ctx.app.now_utc(), command=tag.name,
                   reason="recused")
@@ -296,8 +297,8 @@ def handle_commands(ctx: MessageContext) -> None:
                  reason=verdict.reason if not verdict.ok else "sender is not a member")
         return
 
+    lines = [run_one(ctx, member, item) for item in plan.items]
     recused = is_recused(ctx.session, ctx.case, member)
-    lines = [run_one(ctx, member, item, recused) for item in plan.items]
     errors = sum(1 for line in lines if not line.ok)
     outside = outside_recipients(pm, config)
     add_event(ctx.session, ctx.case, "commands_processed", actor=member.email,
@@ -309,13 +310,12 @@ def handle_commands(ctx: MessageContext) -> None:
              commands=len(lines), errors=errors)
     if ctx.quiet:
         return
-    reminded = any(line.data.get("recused") for line in lines) or recused
     queue_mail(ctx.session, ctx.app, kind="transcript", template="transcript",
                to=[verdict.address], case=ctx.case, reply_to=pm,
                auto_submitted="auto-replied",
                context={"lines": [vars(line) for line in lines], "errors": errors,
                         "processed": len(lines), "stopped": plan.stopped,
-                        "max_unknown": MAX_UNKNOWN, "recused": reminded,
+                        "max_unknown": MAX_UNKNOWN, "recused": recused,
                         "member_name": member.name, "new_case": ctx.is_new_case})
     if outside:
         add_event(ctx.session, ctx.case, "commands_visible_warning", actor=member.email,

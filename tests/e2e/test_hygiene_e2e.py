@@ -213,15 +213,15 @@ def test_reporter_address_to_reported_party_is_caught_clean_mail_is_not(
                                       "and would like to hear your side."))
     run_cli(config, "run", "--once")
     assert sent_to(smtp_sink, MAYA) == []
-    fresh_inbox.append(make_mail(sender=ALEX, sender_name="Alex Smith",
+    fresh_inbox.append(make_mail(sender=MAYA, sender_name="Maya Chen",
                                  to=(f"Kim Party <{PARTY}>",), cc=(CONDUCT,),
                                  subject=f"Re: {subject}", message_id="leak@example.org",
                                  in_reply_to="clean@example.org",
                                  references=["clean@example.org"],
                                  body=f"Hello Kim,\n\n{REPORTER} told us what happened."))
     run_cli(config, "run", "--once")
-    [warning] = sent_to(smtp_sink, ALEX)
-    assert warning.rcpt_tos == [ALEX]
+    [warning] = sent_to(smtp_sink, MAYA)
+    assert warning.rcpt_tos == [MAYA]
     text = text_of(warning)
     assert "email address" in text and "disclose identities of reporters" in text
     assert REPORTER not in text

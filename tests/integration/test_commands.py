@@ -611,3 +611,11 @@ def test_command_opening_a_new_case_says_so(app: App) -> None:
     assert out.new_case
     text = last_transcript(app, SAM)
     assert "opened this new case" in text and "Safety Risk set to No" in text
+
+
+def test_commands_after_recuse_in_the_same_message_are_refused(app: App) -> None:
+    code = report(app)
+    command(app, code, "#recuse #resolve")
+    assert record(app, code)["status"] == "Ongoing" and record(app, code)["recused"] == [ALEX]
+    text = last_transcript(app)
+    assert "now recused" in text and "refused: you are recused" in text
