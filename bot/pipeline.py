@@ -133,6 +133,17 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
         return _replay(app, session, pm, existing, origin)
     if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first():
         return Outcome(status="duplicate", message_id=pm.message_id)
+    if pm.message_id:
+        forwarded_copy = session.exec(select(InboundMessage).where(
+            InboundMessage.message_id == pm.message_id, InboundMessage.kind == "forwarded",
+        )).first()
+        if forwarded_copy is not None:
+            # A member already forwarded this very message into its case: filing it
+            # again would count it twice (and could warn twice).
+            case = session.get(Case, forwarded_copy.case_id) if forwarded_copy.case_id else None
+            add_event(session, case, "original_after_forward", message_id=pm.message_id)
+            return Outcome(status="duplicate", message_id=pm.message_id,
+                           case_code=case.code if case else None)
 
     if (pm.header("X-Spam-Flag") or "").strip().upper() == "YES":
         return quarantine(session, raw, reason="flagged as spam by the upstream filter",

@@ -92,3 +92,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'cocbot.db'}"
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.fixture(autouse=True)
+def _real_record_clock() -> Iterator[None]:
+    """Each test starts with record timestamps on the real clock (an App may freeze it)."""
+    from bot.models import set_clock
+
+    set_clock(None)
+    yield
+    set_clock(None)

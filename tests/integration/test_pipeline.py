@@ -234,3 +234,26 @@ def test_reply_to_caseless_bot_mail_opens_no_case(app: App) -> None:
         assert row.kind == "reply-to-bot" and row.case_id is None
     assert file(app, make_mail(sender=MAYA, message_id="d@example.org",
                                in_reply_to=digest_id)).status in {"duplicate", "replay"}
+
+
+def test_original_arriving_after_members_forward_is_not_filed_twice(app: App) -> None:
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+    from email.policy import default
+
+    file(app, make_mail(message_id="r1@mail.example"))
+    original = make_mail(sender="party@else.example", message_id="orig@else.example",
+                         to=[MAYA], in_reply_to="r1@mail.example", subject="Re: report")
+    fwd = EmailMessage()
+    fwd["From"] = f"Maya Chen <{MAYA}>"
+    fwd["To"] = CONDUCT
+    fwd["Subject"] = "Fwd: Re: report"
+    fwd["Message-ID"] = "<fwd@example.org>"
+    fwd.set_content("Forwarding the reply that dropped the conduct address.")
+    fwd.add_attachment(BytesParser(policy=default).parsebytes(original))
+    out = file(app, fwd.as_bytes())
+    assert out.status == "filed" and not out.new_case
+    again = file(app, original)
+    assert again.status == "duplicate"
+    [rec] = cases(app)
+    assert rec["message_ids"].count("orig@else.example") == 1  # type: ignore[union-attr]
