@@ -56,6 +56,8 @@ class Command:
     name: ClassVar[str]
     # Recused members may still use these (e.g. #help, #status of their own recusal).
     allowed_when_recused: ClassVar[bool] = False
+    # False when the argument is case content the transcript must not repeat.
+    echo_arguments: ClassVar[bool] = True
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Carry out the command (raise CommandError to report a failure)."""

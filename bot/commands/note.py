@@ -18,6 +18,7 @@ class Note(Command):
     """
 
     name = "note"
+    echo_arguments = False
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Record the note text as an event."""

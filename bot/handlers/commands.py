@@ -242,9 +242,9 @@ class Line:
 def _echo(item: PlannedTag) -> str:
     """The tag as the transcript repeats it (never text that could be case content)."""
     tag = item.tag
-    if not item.known or tag.name == "note":
-        # An unknown tag's "argument" is just the rest of the subject, and a
-        # note's text is case content: the transcript repeats neither.
+    if not item.known or not REGISTRY[tag.name].echo_arguments:
+        # An unknown tag's "argument" is just the rest of the subject, and some
+        # commands' arguments (a note, a username) are case content.
         return f"#{tag.name}"
     return str(tag)
 

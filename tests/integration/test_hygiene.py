@@ -483,6 +483,20 @@ def test_forwarding_the_report_itself_outside_is_caught(app: App) -> None:
     assert warning.recipients == [MAYA] and "attached message" in text_of(warning)
 
 
+def test_username_recorded_by_command_is_caught(app: App) -> None:
+    code, _ = party_thread(app)
+    out = file(app, make_mail(sender=ALEX, to=(CONDUCT,), subject=f"[CoC {code}] #username jdev42",
+                              message_id="u1@example.org", body="Recording it."))
+    assert out.case_code == code
+    with Session(app.engine) as session:
+        transcript = session.exec(select(Outbox).where(Outbox.kind == "transcript")).one()
+    assert b"jdev42" not in transcript.raw
+    file(app, to_party("Hello Kim,\n\nThe account jdev42 reported the thread."))
+    [warning] = hygiene_mail(app)
+    assert warning.recipients == [MAYA] and "username" in text_of(warning)
+    assert_members_only(app)
+
+
 def test_reporter_identity_to_the_reporter_is_fine(app: App) -> None:
     open_report(app)
     file(app, maya_reply("m1@example.org", body=f"Hi Jo Reporter, we wrote to {REPORTER}."))
