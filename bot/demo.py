@@ -7,7 +7,8 @@ port, and plays a short scripted exchange through `bot.runner.run_once`:
 1. a report arrives; the bot opens a case and acknowledges it;
 2. the bot's own copy (Cc to the conduct address) comes back and is filed as sent mail;
 3. an out-of-office auto-reply arrives and gets no answer;
-4. a member replies to the reporter, copying the conduct address.
+4. a member replies to the reporter, copying the conduct address;
+5. a member steers the case with `#contact` and `#safety` and gets a transcript.
 
 The SMTP server plays the mail system: what is addressed to the conduct address
 is delivered into the Maildir (so the bot really receives its own copy), the
@@ -280,6 +281,14 @@ def run_demo(folder: Path, echo: Any = click.echo) -> dict[str, int]:
                      "dmarc=pass header.from=demo.example"})
         step(f"4. {CHAIR[0]} (chair) replies to the reporter, copying the conduct address:",
              reply)
+        command, _ = _mail(
+            MEMBER, [CONDUCT], "Re: Harassment at the Django meetup #contact Maya #safety no",
+            "[- Jo]\nMaya is on it; noting the record.\n", in_reply_to=report_id,
+            headers={"Authentication-Results":
+                     f"{AUTHSERV}; dkim=pass header.d=demo.example; "
+                     "dmarc=pass header.from=demo.example"})
+        step(f"5. {MEMBER[0]} steers the case with #tags in the subject (to the group only):",
+             command)
         totals = narrator.totals
         echo(f"Done: {totals['cases']} case(s) opened, {totals['sent']} mail(s) sent, "
              f"{totals['suppressed']} automatic reply(ies) suppressed.")

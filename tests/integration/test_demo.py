@@ -27,6 +27,7 @@ def test_demo_prints_what_the_bot_did(tmp_path: Path) -> None:
     assert "sent no acknowledgement: automatically submitted mail" in out
     assert "[rule auto-submitted]" in out
     assert "as a reply in the conversation" in out
+    assert "sent mail: To: alex@demo.example" in out and "#contact" in out
     done = re.search(r"Done: (\d+) case\(s\) opened, (\d+) mail\(s\) sent, (\d+) automatic", out)
     assert done is not None
     assert (done.group(1), done.group(3)) == ("2", "1")
@@ -47,7 +48,7 @@ def test_demo_keep_leaves_a_usable_setup(tmp_path: Path) -> None:
         ("sent", ["jo@reporter.example", "conduct@demo.example"])]
     cases = json.loads(cocbot("cases", "--json", config=config).stdout)
     assert len(cases) == 2
-    assert len(list((keep / "inbox" / "cur").iterdir())) == 4
+    assert len(list((keep / "inbox" / "cur").iterdir())) == 5
     # A second demo into the same folder is refused rather than mixing two runs.
     again = cocbot("demo", "--keep", str(keep), check=False)
     assert again.returncode != 0 and "not empty" in again.stderr
