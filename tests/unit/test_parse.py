@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.maildates import parse_loose_date
 from bot.parse import (
     ParseError,
     extract_forwarded,
     normalise_msgid,
-    parse_loose_date,
     parse_message,
     parse_msgid_list,
 )
