@@ -22,17 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Member
 from bot.handlers import HANDLERS
+from bot.hygiene.findings import Finding
+from bot.hygiene.identity import reporter_identity
+from bot.hygiene.policies import HYGIENE_CHAIN, HygienePolicy
 from bot.log import get_logger
 from bot.outbox import queue_mail, valid_address
 from bot.records import add_event, case_events, recused_members
 from bot.rules.base import RuleKind, run_chain
-from bot.rules.kinds.hygiene import (
-    CHECKED_KINDS,
-    HYGIENE_CHAIN,
-    Finding,
-    HygienePolicy,
-    reporter_identity,
-)
+from bot.rules.kinds.hygiene import CHECKED_KINDS
 from bot.rules.loader import load_rules
 
 if TYPE_CHECKING:

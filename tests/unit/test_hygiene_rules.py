@@ -8,26 +8,21 @@ from pydantic import ValidationError
 from bot.annotations import check_annotations
 from bot.config import parse_config
 from bot.handlers.hygiene import warning_key
-from bot.message import Address
-from bot.parse import parse_message
-from bot.rules.kinds.hygiene import (
+from bot.hygiene.addresses import (
     AddressBook,
-    CcConductPolicy,
-    Identity,
-    RecipientChangePolicy,
-    ReporterLeakPolicy,
-    citation_gaps,
     display,
-    find_identity,
-    identity_patterns,
-    is_automatic,
     message_notes,
     recipient_for,
     reply_all_diff,
-    signature_of,
     suggested_note,
-    thread_root,
 )
+from bot.hygiene.citations import citation_gaps, thread_root
+from bot.hygiene.findings import signature_of
+from bot.hygiene.identity import Identity, find_identity, identity_patterns
+from bot.hygiene.policies import CcConductPolicy, RecipientChangePolicy, ReporterLeakPolicy
+from bot.message import Address
+from bot.parse import parse_message
+from bot.rules.kinds.hygiene import is_automatic
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, config_dict, make_mail
 
 CONFIG = parse_config(config_dict("sqlite:///unused.db"), environ={})

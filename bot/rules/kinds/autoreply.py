@@ -20,19 +20,11 @@ from sqlmodel import col, select
 from bot.models import Outbox
 from bot.msgids import is_own
 from bot.quoting import html_to_text
+from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
 
 if TYPE_CHECKING:
     from bot.pipeline import MessageContext
-
-
-def _compiles(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from exc
-    return patterns
 
 
 def normalise_address(addr: str | None) -> str:
@@ -73,7 +65,7 @@ class AddressMatchPolicy(Policy):
     @field_validator("local_parts")
     @classmethod
     def _patterns(cls, v: list[str]) -> list[str]:
-        return _compiles(v)
+        return validators.regexes(v)
 
 
 @rule_kind
@@ -127,7 +119,7 @@ class OutOfOfficePolicy(Policy):
     @field_validator("subject_patterns")
     @classmethod
     def _patterns(cls, v: list[str]) -> list[str]:
-        return _compiles(v)
+        return validators.regexes(v)
 
 
 @rule_kind

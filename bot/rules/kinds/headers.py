@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 
+from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
 
 if TYPE_CHECKING:
@@ -23,11 +24,7 @@ class HeaderMatchPolicy(Policy):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from exc
-        return v
+        return validators.regex(v)
 
 
 @rule_kind

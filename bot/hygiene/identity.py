@@ -1,0 +1,159 @@
+"""The reporter's identity and where a message carries it: names, addresses, usernames.
+
+`reporter_identity` gathers what identifies a case's reporter; `identity_patterns`
+turns it into patterns on `fold`-ed text; `message_texts` lists the parts of a
+message to search, named as the warning names them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from bot.message import Address, ParsedMessage
+from bot.models import Case, Event, Participant
+from bot.parse import ParseError, parse_message
+from bot.quoting import html_to_text, top_lines
+
+# Event kind carrying a username the reporter uses (data: {"username": ...}).
+REPORTER_USERNAME_EVENT = "reporter_username"
+
+
+_ACCENT_TRANS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ı": "i", "æ": "ae", "œ": "oe"})
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of `text` (for presence tests only)."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text).casefold())
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_ACCENT_TRANS)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What identifies a reporter: names, addresses, usernames."""
+
+    names: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    usernames: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IdentityPattern:
+    """One thing to look for: what it is ("name", "email address", "username")."""
+
+    what: str
+    pattern: re.Pattern[str]
+
+
+def _word_pattern(term: str) -> re.Pattern[str]:
+    """`term` (already folded) as a whole word, any whitespace between its words."""
+    words = [re.escape(w) for w in term.split()]
+    return re.compile(r"(?<![\w.+-])" + r"\s+".join(words) + r"(?![\w-]|\.[\w-])")
+
+
+def identity_patterns(identity: Identity, *, min_name_part: int,
+                      ignore_words: Iterable[str]) -> list[IdentityPattern]:
+    """Patterns for `identity`, on `fold`-ed text.
+
+    Every full name; each part of a name (also the halves of hyphenated parts)
+    with at least `min_name_part` letters unless in `ignore_words`; every address;
+    the local part of each address and every recorded username as a whole word
+    (``@handle`` too), with the same length and common-word limits.
+    """
+    ignored = {fold(w).strip() for w in ignore_words}
+    out: list[IdentityPattern] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(what: str, term: str) -> None:
+        term = " ".join(fold(term).split())
+        if term and (what, term) not in seen:
+            seen.add((what, term))
+            out.append(IdentityPattern(what, _word_pattern(term)))
+
+    def usable(part: str) -> bool:
+        letters = sum(ch.isalpha() for ch in part)
+        return letters >= min_name_part and fold(part) not in ignored
+
+    for name in identity.names:
+        clean = " ".join(name.replace('"', " ").split()).strip(" ,;()<>'")
+        if not clean or "@" in clean:
+            continue
+        add("name", clean)
+        for word in clean.split():
+            word = word.strip(",;:()<>'\".")
+            pieces = [word, *word.split("-")] if "-" in word else [word]
+            for piece in pieces:
+                if usable(piece):
+                    add("name", piece)
+    for addr in identity.addresses:
+        if "@" in addr:
+            add("email address", addr.strip().lower())
+    handles = [a.rpartition("@")[0] for a in identity.addresses if "@" in a]
+    for handle in [*handles, *identity.usernames]:
+        handle = handle.strip().lstrip("@")
+        if handle and usable(handle):
+            add("username", handle)
+    return out
+
+
+def find_identity(text: str, patterns: Sequence[IdentityPattern]) -> list[str]:
+    """Which kinds of identifier (name, email address, username) occur in `text`."""
+    if not text or not patterns:
+        return []
+    folded = fold(text)
+    found: list[str] = []
+    for p in patterns:
+        if p.what not in found and p.pattern.search(folded):
+            found.append(p.what)
+    return found
+
+
+# Where in a message an identifier was found (words used in the warning).
+SUBJECT = "subject line"
+OWN_TEXT = "text you wrote"
+WHOLE_TEXT = "quoted or forwarded text"
+ATTACHED = "attached message"
+
+
+def _address_text(addresses: Iterable[Address]) -> str:
+    return "\n".join(f"{a.name} <{a.addr}>" for a in addresses)
+
+
+def message_texts(pm: ParsedMessage) -> list[tuple[str, str]]:
+    """(where, text) pairs of `pm` to search: subject, own text, quoted text, attachments."""
+    whole = pm.text_body or ""
+    html = html_to_text(pm.html_body) if pm.html_body else ""
+    own = "\n".join(top_lines(whole))
+    if html:
+        own += "\n" + "\n".join(top_lines(html))
+    out = [(SUBJECT, pm.subject or ""), (OWN_TEXT, own), (WHOLE_TEXT, f"{whole}\n{html}")]
+    for raw in pm.attached_messages:
+        try:
+            inner = parse_message(raw)
+        except ParseError:
+            continue
+        inner_html = html_to_text(inner.html_body) if inner.html_body else ""
+        out.append((ATTACHED, "\n".join([
+            _address_text([*inner.from_, *inner.to, *inner.cc, *inner.reply_to]),
+            inner.subject, inner.text_body or "", inner_html])))
+    return out
+
+
+def reporter_identity(session: Session, case: Case) -> Identity:
+    """The reporter's names, addresses and recorded usernames for `case`."""
+    names: list[str] = [case.reporter_name] if case.reporter_name else []
+    addresses: list[str] = [case.reporter_address] if case.reporter_address else []
+    for p in session.exec(select(Participant).where(Participant.case_id == case.id,
+                                                    Participant.role == "reporter")).all():
+        if p.name and p.name not in names:
+            names.append(p.name)
+        if p.address not in addresses:
+            addresses.append(p.address)
+    usernames = [str(e.data.get("username")) for e in session.exec(
+        select(Event).where(Event.case_id == case.id, Event.kind == REPORTER_USERNAME_EVENT)
+    ).all() if e.data.get("username")]
+    return Identity(names=tuple(names), addresses=tuple(addresses), usernames=tuple(usernames))
