@@ -93,3 +93,19 @@ def test_paths_resolve_relative_to_the_config_file(tmp_path: Path) -> None:
                     'maildir = "inbox"\n')
     cfg = load_config(path)
     assert cfg.resolve_path("inbox") == tmp_path / "inbox"
+
+
+def test_example_config_is_valid_and_complete() -> None:
+    from bot.config import Config
+
+    path = Path(__file__).resolve().parents[2] / "cocbot.example.toml"
+    cfg = load_config(path)
+    assert cfg.schedule.timezone == "Europe/Amsterdam" and cfg.chairs
+    text = path.read_text()
+    # Every section key the config knows is shown in the example.
+    for name, field in Config.model_fields.items():
+        annotation = field.annotation
+        fields = getattr(annotation, "model_fields", None)
+        if fields:
+            for key in fields:
+                assert f"{key} =" in text, f"{name}.{key} missing from the example"
