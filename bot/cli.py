@@ -130,7 +130,7 @@ def db_status(state: CliState) -> None:
 @pass_state
 def run_cmd(state: CliState, once: bool, now_text: str | None) -> None:
     """Run the bot (forever, or once with --once)."""
-    from bot.runner import run_forever, run_once
+    from bot.runner import IntakeFailed, run_forever, run_once
 
     now = parse_now(now_text)
     if now is not None and not once:
@@ -143,7 +143,11 @@ def run_cmd(state: CliState, once: bool, now_text: str | None) -> None:
         fail(str(exc), code=2)
     app = state.app(now)
     if once:
-        counts = run_once(app)
+        try:
+            counts = run_once(app)
+        except IntakeFailed as exc:
+            fail(f"could not read the {state.config.intake.source} inbox "
+                 f"(scheduled jobs and queued mail were still handled): {exc}", code=4)
         click.echo(f"handled {counts['handled']} message(s), ran {counts['scheduled']} "
                    f"job(s), sent {counts['sent']} mail(s)")
     else:

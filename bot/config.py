@@ -292,6 +292,22 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
             data[section][key] = environ[var]
 
 
+def _anchor_sqlite_path(data: dict[str, Any], base_dir: str) -> None:
+    """A relative SQLite path means beside the config file, not the current folder."""
+    database = data.get("database")
+    url = database.get("url") if isinstance(database, dict) else None
+    if url is None:
+        url = DatabaseSection().url
+    prefix = "sqlite:///"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        return
+    path = url[len(prefix):]
+    if not path or path.startswith("/") or path.startswith(":memory:"):
+        return
+    data["database"] = {**(database if isinstance(database, dict) else {}),
+                        "url": prefix + str(Path(base_dir).resolve() / path)}
+
+
 def parse_config(
     data: dict[str, Any], *, base_dir: str = ".", environ: dict[str, str] | None = None
 ) -> Config:
@@ -299,6 +315,7 @@ def parse_config(
     data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
     _apply_env(data, dict(os.environ) if environ is None else environ)
     data.setdefault("base_dir", base_dir)
+    _anchor_sqlite_path(data, base_dir)
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import signal
+import ssl
 import threading
 from pathlib import Path
 from types import FrameType
+
+from imapclient.exceptions import IMAPClientError
 
 from bot.app import App
 from bot.db import session_scope
@@ -35,13 +38,29 @@ def intake_once(app: App) -> int:
     return imap_run_once(app)
 
 
+class IntakeFailed(Exception):
+    """The mail source could not be read (the rest of `run --once` still ran)."""
+
+
 def run_once(app: App) -> dict[str, int]:
-    """Process all waiting mail, run what the scheduler has due, send, and return counts."""
+    """Process all waiting mail, run what the scheduler has due, send, and return counts.
+
+    When the mail source cannot be read, the scheduler and the sender still run
+    (reminders and queued mail do not wait for the inbox); then IntakeFailed is
+    raised so the caller can report it and exit non-zero.
+    """
     prepare(app)
-    filed = intake_once(app)
+    failure: Exception | None = None
+    try:
+        filed = intake_once(app)
+    except (OSError, IMAPClientError, ssl.SSLError, EOFError) as exc:
+        failure, filed = exc, 0
+        log.error("intake failed", error=type(exc).__name__)
     due = run_due(app)
     sent = deliver_due(app)
     log.info("run once finished", handled=filed, scheduled=due, sent=sent)
+    if failure is not None:
+        raise IntakeFailed(f"{type(failure).__name__}: {failure}") from failure
     return {"handled": filed, "scheduled": due, "sent": sent}
 
 

@@ -226,3 +226,19 @@ def test_first_run_on_empty_inbox_then_mail_is_not_backfill(
     fresh_inbox.append(make_mail(message_id="first@mail.example"))
     run_cli(config, "run", "--once")
     assert _backfill_flags(config) == {"first@mail.example": False}
+
+
+def test_run_once_reports_an_unreachable_or_refusing_server(
+    tmp_path: Path, fresh_inbox: Dovecot
+) -> None:
+    from tests.servers import free_port
+
+    config = setup(tmp_path, fresh_inbox, imap={"port": free_port()})
+    result = run_cli(config, "run", "--once", check=False)
+    assert result.returncode == 4
+    assert "could not read the imap inbox" in result.stderr
+    assert "Traceback" not in result.stderr
+    config = setup(tmp_path, fresh_inbox, imap={"password": "wrong-Pa55word"})
+    result = run_cli(config, "run", "--once", check=False)
+    assert result.returncode == 4 and "Traceback" not in result.stderr
+    assert "wrong-Pa55word" not in result.stderr + result.stdout

@@ -109,3 +109,13 @@ def test_example_config_is_valid_and_complete() -> None:
         if fields:
             for key in fields:
                 assert f"{key} =" in text, f"{name}.{key} missing from the example"
+
+
+def test_relative_sqlite_path_is_beside_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('conduct_address = "c@example.org"\n[database]\nurl = "sqlite:///c.db"\n')
+    assert load_config(path).database.url == f"sqlite:///{tmp_path.resolve() / 'c.db'}"
+    path.write_text('conduct_address = "c@example.org"\n')
+    assert load_config(path).database.url == f"sqlite:///{tmp_path.resolve() / 'cocbot.db'}"
+    path.write_text('conduct_address = "c@example.org"\n[database]\nurl = "sqlite:////abs/x.db"\n')
+    assert load_config(path).database.url == "sqlite:////abs/x.db"
