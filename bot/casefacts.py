@@ -7,6 +7,11 @@ and events on every scheduler run, so a restart or a missed run changes nothing.
 Cc holds a reporter's address (the conduct address is copied, so members' mail
 reaches the bot), or an outbox row addressed to a reporter that is not the
 automatic acknowledgement and did not fail.
+
+A member's message counts (toward mail to the reporter, or as the report after
+`#unilateral`) only when it passes the same sender authentication as commands
+(`bot.auth`): anyone can write a member's address into From, and a forged
+"reply" must not silence the reminders that keep a reporter from being forgotten.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from email.utils import getaddresses
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from bot.auth import authenticate
 from bot.config import Config, Member
 from bot.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.records import STATUS_ONGOING
@@ -32,9 +38,11 @@ URGENT_EVENT_KINDS = frozenset({"urgent_notice_queued"})
 ACK_KIND = "acknowledgement"
 UNILATERAL_EVENT = "unilateral_action"
 
-# Parsed To/Cc of filed messages, by (database, message row id).  Raw mail never
-# changes once stored, so the cache never goes stale; it only bounds re-parsing.
-_RECIPIENTS: OrderedDict[tuple[str, int], frozenset[str]] = OrderedDict()
+# Parsed To/Cc of filed messages and whether their sender authenticated as a member,
+# by (database, message row id, authserv-id).  Raw mail never changes once stored, so
+# the cache never goes stale; it only bounds re-parsing.
+_HeaderFacts = tuple[frozenset[str], bool]
+_RECIPIENTS: OrderedDict[tuple[str, int, str], _HeaderFacts] = OrderedDict()
 _RECIPIENTS_MAX = 20_000
 
 # (row id, Message-ID, sender, received at, kind) of one filed message.
@@ -84,19 +92,22 @@ class CaseFacts:
                 if e.kind == "reminder_sent" and e.data.get("key") == key]
 
 
-def _recipients(engine_key: str, row_id: int, raw: bytes) -> frozenset[str]:
-    cached = _RECIPIENTS.get((engine_key, row_id))
+def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config,
+                  members: set[str]) -> _HeaderFacts:
+    """(To/Cc addresses, sender authenticated as a member) of one filed message."""
+    cached = _RECIPIENTS.get(key)
     if cached is not None:
-        _RECIPIENTS.move_to_end((engine_key, row_id))
+        _RECIPIENTS.move_to_end(key)
         return cached
     # Headers only: cheap, and compat32 never fails on odd header values.
     msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
     values = [str(v) for name in ("to", "cc") for v in (msg.get_all(name) or [])]
     found = frozenset(addr.strip().lower() for _n, addr in getaddresses(values) if "@" in addr)
-    _RECIPIENTS[(engine_key, row_id)] = found
+    trusted = authenticate(raw, members, config.auth.authserv_id).ok
+    _RECIPIENTS[key] = (found, trusted)
     if len(_RECIPIENTS) > _RECIPIENTS_MAX:
         _RECIPIENTS.popitem(last=False)
-    return found
+    return found, trusted
 
 
 def member_addresses(config: Config) -> set[str]:
@@ -160,16 +171,21 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
 
     contacts: list[datetime] = []
     member_msgs = [m for m in msgs if m[2] in members and m[4] != "own"]
-    if reporters and member_msgs:
-        missing = [m[0] for m in member_msgs if (engine_key, m[0]) not in _RECIPIENTS]
-        raws: dict[int | None, bytes] = dict(session.exec(
-            select(InboundMessage.id, InboundMessage.raw)
-            .where(col(InboundMessage.id).in_(missing))
-        ).all()) if missing else {}
-        for m in member_msgs:
-            rcpts = _recipients(engine_key, m[0], raws.get(m[0], b""))
-            if rcpts & reporters:
-                contacts.append(m[3])
+    authserv = config.auth.authserv_id
+    missing = [m[0] for m in member_msgs if (engine_key, m[0], authserv) not in _RECIPIENTS]
+    raws: dict[int | None, bytes] = dict(session.exec(
+        select(InboundMessage.id, InboundMessage.raw)
+        .where(col(InboundMessage.id).in_(missing))
+    ).all()) if missing else {}
+    trusted: set[int] = set()
+    for m in member_msgs:
+        rcpts, authenticated = _header_facts((engine_key, m[0], authserv),
+                                             raws.get(m[0], b""), config, members)
+        if not authenticated:
+            continue
+        trusted.add(m[0])
+        if rcpts & reporters:
+            contacts.append(m[3])
 
     ack_sent_at: datetime | None = None
     urgent = (case.safety_risk or "").strip().lower() == "yes"
@@ -191,7 +207,8 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     if any(e.kind in URGENT_EVENT_KINDS for e in events):
         urgent = True
 
-    unilateral = [_unilateral(e, msgs, config) for e in events
+    vouched = [m for m in msgs if m[0] in trusted]
+    unilateral = [_unilateral(e, vouched, config) for e in events
                   if e.kind == UNILATERAL_EVENT and not e.data.get("backfill")]
     return CaseFacts(
         case=case, reporters=reporters, recused=recused_members(session, config, case),

@@ -96,12 +96,15 @@ def quarantine(
     key = key or f"sha:{hashlib.sha256(raw).hexdigest()}"
     exists = session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first()
     if exists is None:
-        session.add(Quarantine(dedupe_key=key, raw=raw, reason=reason, kind=kind,
-                               source=source, headers_only=headers_only,
-                               size=size if size is not None else len(raw)))
+        row = Quarantine(dedupe_key=key, raw=raw, reason=reason, kind=kind, source=source,
+                         headers_only=headers_only, size=size if size is not None else len(raw))
+        session.add(row)
         add_event(session, None, "quarantined", category=kind, reason=reason, source=source)
         session.flush()
-        log.warning("message quarantined", kind=kind, reason=reason)
+        # The reason can quote the mail (the bytes a parse failed on, an error's message):
+        # it is for `cocbot quarantine show`, and for the log at debug level only.
+        log.warning("message quarantined", kind=kind, quarantine_id=row.id)
+        log.debug("quarantine reason", quarantine_id=row.id, reason=reason)
     return Outcome(status="quarantined", reason=reason)
 
 

@@ -128,7 +128,15 @@ def merge_cases(session: Session, keep: Case, drop: Case, *, message_id: str | N
         im.case_id = keep.id
         session.add(im)
     for p in session.exec(select(Participant).where(Participant.case_id == drop.id)).all():
-        if is_participant(session, keep, p.address):
+        kept = session.exec(select(Participant).where(
+            Participant.case_id == keep.id, Participant.address == p.address)).first()
+        if kept is not None:
+            # One row per person: a recusal, or being a reporter, must survive the merge
+            # (a recused member stays out of everything the merged case now holds).
+            kept.recused = kept.recused or p.recused
+            if p.role == "reporter":
+                kept.role = "reporter"
+            session.add(kept)
             session.delete(p)
         else:
             p.case_id = keep.id or 0

@@ -16,20 +16,29 @@ TEMPLATE = "ack_on_file"
 
 
 def report_message(cc: CommandContext) -> ParsedMessage | None:
-    """The reporter's own message (the forwarded original for a member's forward)."""
-    row = cc.session.exec(
+    """The reporter's own message (the forwarded original for a member's forward).
+
+    Only a report from the case's reporter counts: after a merge the case holds
+    other people's reports too, and the acknowledgement answers (and greets) the
+    message it replies to, so any other would leak that person's name and subject.
+    """
+    reporter = (cc.case.reporter_address or "").strip().lower()
+    rows = cc.session.exec(
         select(InboundMessage)
         .where(InboundMessage.case_id == cc.case.id,
                col(InboundMessage.kind).in_(("report", "forwarded-report")))
         .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
-    ).first()
-    if row is None:
-        return None
-    try:
-        pm = parse_message(row.raw)
-    except ParseError:
-        return None
-    return extract_forwarded(pm) if row.kind == "forwarded-report" else pm
+    ).all()
+    for row in rows:
+        try:
+            pm = parse_message(row.raw)
+        except ParseError:
+            continue
+        report = extract_forwarded(pm) if row.kind == "forwarded-report" else pm
+        sender = report.first_from if report is not None else None
+        if reporter and sender is not None and sender.key == reporter:
+            return report
+    return None
 
 
 def already_sent(cc: CommandContext) -> bool:

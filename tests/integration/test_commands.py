@@ -619,3 +619,63 @@ def test_commands_after_recuse_in_the_same_message_are_refused(app: App) -> None
     assert record(app, code)["status"] == "Ongoing" and record(app, code)["recused"] == [ALEX]
     text = last_transcript(app)
     assert "now recused" in text and "refused: you are recused" in text
+
+
+def test_onfile_after_a_merge_answers_the_reporter_of_the_surviving_case(app: App) -> None:
+    """Two reports tied into one case: #onfile writes to the case's reporter about their
+    own message, never quoting (or greeting with) the other reporter's."""
+    other = file(app, make_mail(sender="yara@else.example", sender_name="Yara Witness",
+                                subject="Yara saw it too", message_id="y1@else.example"))
+    assert other.new_case
+    body = (
+        "This came to me directly.\n\n"
+        "---------- Forwarded message ---------\n"
+        "From: Pat Person <pat@person.example>\n"
+        "Date: Mon, 2 Feb 2026 at 10:15\n"
+        "Subject: Something happened at the meetup\n"
+        "To: Maya Chen <maya@example.org>\n\n"
+        "We asked the person to leave; please keep this on file.\n"
+    )
+    fwd = file(app, make_mail(sender=MAYA, subject="Fwd: Something happened at the meetup",
+                              body=body, message_id="fw@example.org"))
+    assert fwd.new_case and fwd.case_code
+    # A member's reply cites both: one case now (the older report's, Pat's).
+    tie = file(app, make_mail(sender=ALEX, subject="Re: Fwd: Something happened at the meetup",
+                              message_id="tie@example.org", in_reply_to="fw@example.org",
+                              references=["y1@else.example", "fw@example.org"]))
+    assert tie.case_code == fwd.case_code
+    with Session(app.engine) as session:
+        case = find_case(session, fwd.case_code)
+        assert case is not None and case.reporter_address == "pat@person.example"
+    code = fwd.case_code.replace(" ", "-")
+    command(app, code, "#onfile", sender=MAYA, parent="tie@example.org")
+    acks = [r for r in outbox(app) if r.kind == "acknowledgement"
+            and "pat@person.example" in r.recipients]
+    assert len(acks) == 1
+    raw = acks[0].raw.decode("utf-8", "replace")
+    text = text_of(acks[0])
+    assert "Hi Pat" in text and "keep this report on file" in text
+    for secret in ("Yara", "yara@else.example", "y1@else.example", "saw it too"):
+        assert secret not in raw and secret not in text, secret
+
+
+def test_recusal_survives_a_merge_into_a_case_the_member_took_part_in(app: App) -> None:
+    code = report(app)
+    file(app, make_mail(sender=SAM, subject=f"Re: [CoC {code}] {REPORT_SUBJECT}",
+                        message_id="s1@example.net", in_reply_to=REPORT_ID,
+                        references=[REPORT_ID]))
+    other = file(app, make_mail(sender="other@else.example", sender_name="Olive Other",
+                                subject="My friend Sam's colleague", message_id="b1@else.example"))
+    assert other.new_case and other.case_code
+    other_code = other.case_code.replace(" ", "-")
+    command(app, other_code, "#recuse", sender=SAM, parent="b1@else.example")
+    assert record(app, other_code)["recused"] == [SAM]
+    tie = file(app, make_mail(sender=ALEX, subject="Re: both", message_id="tie@example.org",
+                              in_reply_to="s1@example.net",
+                              references=[REPORT_ID, "s1@example.net", "b1@else.example"]))
+    assert tie.case_code and tie.case_code.replace(" ", "-") == code
+    # Sam stays out of what the merged case now holds: recorded, and commands refused.
+    assert record(app, code)["recused"] == [SAM]
+    command(app, code, "#resolve", sender=SAM, parent="tie@example.org")
+    assert record(app, code)["status"] == "Ongoing"
+    assert "refused: you are recused" in last_transcript(app, SAM)

@@ -16,12 +16,13 @@ import pytest
 from bot.app import App
 from bot.reminders import run_reminders
 from bot.scheduler import run_due
-from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app
+from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app, make_mail
 from tests.integration.clocks import (
     MON,
     body_text,
     case_row,
     events,
+    file_mail,
     mark_sent,
     moment,
     outbox,
@@ -105,6 +106,28 @@ def test_member_writing_to_reporter_answers_the_acknowledgement_clock(app: App) 
     reply(app, MON + timedelta(hours=2), ALEX, code, "r1@mail.example", "a1@example.org",
           to=(REPORTER,), cc=(CONDUCT,))
     assert remind(app, moment(3, 11)) == []
+
+
+def test_forged_member_mail_answers_no_clock(app: App) -> None:
+    """Anyone can put a member's address in From: only mail the MX vouches for counts."""
+    code = report(app, MON, "r1@mail.example")
+    mark_sent(app, code, "acknowledgement", MON)
+    reply(app, moment(2, 11), SAM, code, "r1@mail.example", "s1@example.net",
+          tags="#unilateral")
+    forged = make_mail(sender=ALEX, sender_name="Alex Smith", authenticated=False,
+                       to=(REPORTER,), cc=(CONDUCT,), subject="Re: Report",
+                       message_id="f1@forged.example", in_reply_to="r1@mail.example",
+                       references=["r1@mail.example"], date=moment(2, 12))
+    assert file_mail(app, forged, moment(2, 12)) == code
+    forged_sam = make_mail(sender=SAM, sender_name="", authenticated=False,
+                           message_id="f2@forged.example", in_reply_to="s1@example.net",
+                           references=["r1@mail.example", "s1@example.net"],
+                           subject="Re: Report", body="All reported.", date=moment(2, 13))
+    assert file_mail(app, forged_sam, moment(2, 13)) == code
+    # The reporter has still heard from no member, and SAM has still reported nothing.
+    assert sorted(remind(app, moment(9, 11))) == [MAYA, SAM]
+    assert {e.data["reminder"] for e in events(app, code, "reminder_sent")} == {
+        "first_response", "unilateral"}
 
 
 # --------------------------------------------------------------------- working time
