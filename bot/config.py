@@ -257,6 +257,11 @@ class Config(_Section):
                 return member
         return None
 
+    @property
+    def member_address_map(self) -> dict[str, str]:
+        """Every member address and alias (lower-case) -> the member's main address."""
+        return {addr: m.email for m in self.members for addr in m.addresses}
+
     def resolve_path(self, value: str) -> Path:
         """A path from the config, relative to the config file's folder."""
         path = Path(value)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from bot.app import App
+from bot.auth import authenticate
 from bot.config import Member
 from bot.log import get_logger
 from bot.message import ParsedMessage
@@ -163,7 +164,11 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
 
     if own_id_case is not None:
         kind = "own"
-    elif sender_member is not None and (case is None or not pm.in_reply_to):
+    elif (sender_member is not None and (case is None or not pm.in_reply_to)
+          and _authenticated_member(app, raw)):
+        # Only a member whose mail authenticates may file a forwarded message as
+        # the original (or open a case for its sender): a forged forward could
+        # otherwise pre-empt a Message-ID or open a case in someone's name.
         # A member's forward (attached or inline) is filed where the forwarded message
         # belongs, also when its own subject tag already names the case.  A reply
         # (In-Reply-To set) quoting a message is not a forward.
@@ -238,6 +243,12 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     session.flush()
     return Outcome(status="filed", message_id=pm.message_id, case_code=case.code,
                    new_case=is_new)
+
+
+def _authenticated_member(app: App, raw: bytes) -> bool:
+    """True when `raw` passes the same sender check as members' commands."""
+    config = app.config
+    return authenticate(raw, config.member_address_map, config.auth.authserv_id).ok
 
 
 def _answers_caseless_bot_mail(app: App, pm: ParsedMessage) -> bool:

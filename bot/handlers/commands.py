@@ -81,7 +81,7 @@ load_commands()
 
 def member_addresses(config: Config) -> dict[str, str]:
     """Every member address and alias (lower-case) mapped to the member's main address."""
-    return {addr: m.email for m in config.members for addr in m.addresses}
+    return config.member_address_map
 
 
 def claims_member(pm: ParsedMessage, config: Config) -> bool:

@@ -11,7 +11,7 @@ from bot.models import AppendOnlyError, Case, Event, InboundMessage, Quarantine
 from bot.msgids import make_message_id
 from bot.pipeline import Origin, Outcome, process_message
 from bot.records import case_record, find_case, list_cases
-from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, make_app, make_mail
+from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, make_app, make_mail
 
 
 @pytest.fixture
@@ -245,6 +245,7 @@ def test_original_arriving_after_members_forward_is_not_filed_twice(app: App) ->
     original = make_mail(sender="party@else.example", message_id="orig@else.example",
                          to=[MAYA], in_reply_to="r1@mail.example", subject="Re: report")
     fwd = EmailMessage()
+    fwd["Authentication-Results"] = auth_header()
     fwd["From"] = f"Maya Chen <{MAYA}>"
     fwd["To"] = CONDUCT
     fwd["Subject"] = "Fwd: Re: report"
@@ -257,3 +258,20 @@ def test_original_arriving_after_members_forward_is_not_filed_twice(app: App) ->
     assert again.status == "duplicate"
     [rec] = cases(app)
     assert rec["message_ids"].count("orig@else.example") == 1  # type: ignore[union-attr]
+
+
+def test_forged_member_forward_is_not_taken_as_a_forward(app: App) -> None:
+    body = (
+        "---------- Forwarded message ---------\n"
+        "From: Pat Person <pat@person.example>\n"
+        "Date: Mon, 2 Nov 2026 at 10:15\n"
+        "Subject: Something happened\n\n"
+        "Made-up report.\n"
+    )
+    out = file(app, make_mail(sender=MAYA, subject="Fwd: Something happened", body=body,
+                              message_id="forged@evil.example", authenticated=False))
+    assert out.new_case
+    with Session(app.engine) as session:
+        case = session.exec(select(Case)).one()
+        # Filed as the (claimed) member's own mail, not as a report by Pat.
+        assert case.reporter_address == MAYA
