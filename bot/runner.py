@@ -95,12 +95,17 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     for t in threads:
         t.start()
     log.info("cocbot running", source=intake.source)
+    dead: list[str] = []
     while not stop.wait(0.5):
-        for t in threads:
-            if not t.is_alive():
-                log.error("worker stopped unexpectedly; shutting down", worker=t.name)
-                stop.set()
+        dead = [t.name for t in threads if not t.is_alive()]
+        for name in dead:
+            log.error("worker stopped unexpectedly; shutting down", worker=name)
+        if dead:
+            stop.set()
     app.outbox_wakeup.set()
     for t in threads:
         t.join(timeout=10)
     log.info("cocbot stopped")
+    if dead:
+        # A non-zero exit, so a supervisor (systemd Restart=on-failure) starts us again.
+        raise SystemExit(f"cocbot stopped: the {', '.join(dead)} worker stopped unexpectedly")

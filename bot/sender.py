@@ -5,7 +5,10 @@ sends exactly the same message with the same Message-ID.  Delivery is
 at-least-once: if the process dies after the server accepted a message but
 before the row is marked sent, the next run sends it again, and recipients
 (and the bot's own intake) see the same Message-ID twice, which mail clients
-and the pipeline's dedupe treat as one message.
+and the pipeline's dedupe treat as one message.  Each row is claimed (leased)
+just before its attempt and marked right after it, so a crash repeats at most
+that one message, and it goes out again once its lease (one SMTP transaction's
+worth of `smtp.timeout`) has run out.
 
 Failures:
 
@@ -52,10 +55,10 @@ from bot.records import add_event
 log = get_logger("sender")
 
 BATCH = 50
-# A claimed row is left alone by other senders for this long (a crash mid-send
-# releases it when the lease runs out).
-LEASE_SECONDS = 300.0
 IDLE_POLL_SECONDS = 5.0
+# SMTP replies one transaction waits for besides one per recipient: MAIL, DATA, the
+# final reply to the message, and one spare (RSET, a slow database commit).
+_FIXED_REPLIES = 4
 
 
 @dataclass
@@ -98,31 +101,46 @@ def backoff_seconds(app: App, attempts: int, rng: random.Random | None = None) -
     return base / 2 + (rng or random).uniform(0, base / 2)
 
 
-def _claim(app: App) -> list[Outbox]:
-    """Due rows, each claimed by pushing its next attempt past a lease."""
-    now = app.now_utc()
-    lease_until = now + timedelta(seconds=LEASE_SECONDS)
-    claimed: list[Outbox] = []
-    with session_scope(app.engine) as session:
-        rows = session.exec(
+def lease_seconds(app: App, row: Outbox) -> float:
+    """How long a claimed row is left alone by other senders.
+
+    Long enough for one SMTP transaction of this row, each reply waiting at most
+    `smtp.timeout`; a sender that dies mid-send (SIGKILL, power loss) thereby
+    delays the row by no more than that before another pass retries it.
+    """
+    return app.config.smtp.timeout * (_FIXED_REPLIES + len(pending_recipients(row)))
+
+
+def _due_rows(app: App) -> list[Outbox]:
+    """Queued rows that are due, oldest first (not yet claimed)."""
+    with Session(app.engine, expire_on_commit=False) as session:
+        rows = list(session.exec(
             select(Outbox)
-            .where(Outbox.status == "queued", col(Outbox.next_attempt_at) <= now)
+            .where(Outbox.status == "queued", col(Outbox.next_attempt_at) <= app.now_utc())
             .order_by(col(Outbox.next_attempt_at), col(Outbox.id))
             .limit(BATCH)
-        ).all()
+        ).all())
         for row in rows:
-            # Conditional update: only one sender (process or thread) wins a row.
-            result = session.execute(
-                update(Outbox)
-                .where(col(Outbox.id) == row.id, col(Outbox.status) == "queued",
-                       col(Outbox.next_attempt_at) == row.next_attempt_at)
-                .values(next_attempt_at=lease_until)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(row)
-        for row in claimed:
             session.expunge(row)
-    return claimed
+    return rows
+
+
+def _claim(app: App, row: Outbox) -> bool:
+    """Claim `row` for one attempt by pushing its next attempt past a lease.
+
+    A conditional update, so only one sender (thread or process) wins a row.  Rows
+    are claimed one at a time, just before their own attempt: a batch claimed up
+    front would stay leased after a crash for as long as the whole batch could take.
+    """
+    lease_until = app.now_utc() + timedelta(seconds=lease_seconds(app, row))
+    with session_scope(app.engine) as session:
+        result = session.execute(
+            update(Outbox)
+            .where(col(Outbox.id) == row.id, col(Outbox.status) == "queued",
+                   col(Outbox.next_attempt_at) == row.next_attempt_at)
+            .values(next_attempt_at=lease_until)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
 def _tls_context() -> ssl.SSLContext:
@@ -160,29 +178,46 @@ async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attemp
     return Attempt(tried=recipients, accepted=accepted, refused=refused)
 
 
-async def _deliver(app: App, rows: list[Outbox]) -> list[Attempt]:
-    """One SMTP session for the batch; a connection failure fails every row in it."""
-    attempts: list[Attempt] = []
+async def _deliver(app: App, rows: list[Outbox]) -> tuple[int, bool]:
+    """One SMTP session for the batch: (rows now sent, whether anything failed).
+
+    Each row is claimed just before and recorded just after its own transaction,
+    so a crash can repeat at most the one message the server had just accepted.
+    A connection failure counts as a failed attempt for every row of the batch.
+    """
+    sent = 0
     try:
         client = await _connect(app)
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"[:500]
-        return [Attempt(error=error) for _ in rows]
+        for row in rows:
+            if _claim(app, row):
+                _record(app, row, Attempt(error=error))
+        return sent, True
+    broken: str | None = None
+    failed = False
     try:
         for row in rows:
-            try:
-                attempts.append(await _send_one(client, app.config.conduct_address, row))
-            except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-                # The session broke: this row and the rest are retried later.
-                error = f"{type(exc).__name__}: {exc}"[:500]
-                attempts.extend(Attempt(error=error) for _ in rows[len(attempts):])
-                break
+            if not _claim(app, row):
+                continue  # another sender has it
+            if broken is not None:
+                attempt = Attempt(error=broken)
+            else:
+                try:
+                    attempt = await _send_one(client, app.config.conduct_address, row)
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    # The session broke: this row and the rest are retried later.
+                    broken = f"{type(exc).__name__}: {exc}"[:500]
+                    attempt = Attempt(error=broken)
+            failed = failed or attempt.error is not None
+            if _record(app, row, attempt):
+                sent += 1
     finally:
         try:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
-    return attempts
+    return sent, failed
 
 
 def _retry_base(session: Session, row: Outbox) -> datetime:
@@ -194,11 +229,11 @@ def _retry_base(session: Session, row: Outbox) -> datetime:
     return max(row.created_at, retried) if retried is not None else row.created_at
 
 
-def _record(app: App, row_id: int, attempt: Attempt) -> bool:
+def _record(app: App, claimed: Outbox, attempt: Attempt) -> bool:
     """Store the outcome of one attempt; True when the row is now fully sent."""
     now = app.now_utc()
     with session_scope(app.engine) as session:
-        row = session.get(Outbox, row_id)
+        row = session.get(Outbox, claimed.id)
         if row is None:
             return False
         row.attempts += 1
@@ -253,15 +288,12 @@ def deliver_due(app: App) -> int:
     """Deliver queued outbox rows that are due; returns how many were sent."""
     sent = 0
     while True:
-        rows = _claim(app)
+        rows = _due_rows(app)
         if not rows:
             return sent
-        attempts = asyncio.run(_deliver(app, rows))
-        for row, attempt in zip(rows, attempts, strict=True):
-            assert row.id is not None
-            if _record(app, row.id, attempt):
-                sent += 1
-        if any(a.error is not None for a in attempts) or len(rows) < BATCH:
+        done, failed = asyncio.run(_deliver(app, rows))
+        sent += done
+        if failed or len(rows) < BATCH:
             # Do not spin on a broken server; the rows carry their own retry time.
             return sent
 

@@ -31,20 +31,40 @@ def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = Non
             outcome = process_message(app, session, raw, origin)
             if in_txn is not None:
                 in_txn(session)
-    except OperationalError:
-        # The database itself is unwell: let the caller retry later rather than
-        # quarantining good mail because of an outage.
-        raise
+    except OperationalError as exc:
+        if not caused_by_message(exc):
+            # The database itself is unwell: let the caller retry later rather than
+            # quarantining good mail because of an outage.
+            raise
+        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     except Exception as exc:
-        log.exception("pipeline error; message quarantined", source=origin.source)
-        with session_scope(app.engine) as session:
-            outcome = quarantine(
-                session, raw, reason=f"internal error while filing: {type(exc).__name__}: "
-                f"{str(exc)[:200]}", kind="error", source=origin.source,
-            )
-            if in_txn is not None:
-                in_txn(session)
+        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     app.outbox_wakeup.set()
+    return outcome
+
+
+# PostgreSQL reports some limits a single value breaks (an index row too large) as
+# OperationalError, like an outage; retrying such a message would stop intake forever.
+_MESSAGE_SQLSTATE_CLASSES = ("54",)  # program_limit_exceeded
+
+
+def caused_by_message(exc: OperationalError) -> bool:
+    """True when the error comes from this message's values, not from the database's health."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _MESSAGE_SQLSTATE_CLASSES
+
+
+def _quarantine_error(app: App, raw: bytes, origin: Origin, exc: Exception,
+                      in_txn: InTxn | None) -> Outcome:
+    """Quarantine `raw` after the pipeline failed on it, in a fresh transaction."""
+    log.exception("pipeline error; message quarantined", source=origin.source)
+    with session_scope(app.engine) as session:
+        outcome = quarantine(
+            session, raw, reason=f"internal error while filing: {type(exc).__name__}: "
+            f"{str(exc)[:200]}", kind="error", source=origin.source,
+        )
+        if in_txn is not None:
+            in_txn(session)
     return outcome
 
 

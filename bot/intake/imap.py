@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import random
 import ssl
 import threading
@@ -37,7 +38,8 @@ from bot.db import session_scope
 from bot.intake.filing import backfill_cutoff, file_raw
 from bot.log import get_logger
 from bot.models import ImapCursor, utcnow
-from bot.pipeline import Origin, quarantine
+from bot.parse import ParseError, parse_message
+from bot.pipeline import Origin, dedupe_key, quarantine
 
 log = get_logger("imap")
 
@@ -170,7 +172,7 @@ class ImapIntake:
             quarantine(
                 session, header or b"", reason=f"message too large ({size} bytes; limit "
                 f"{self.app.config.intake.max_message_bytes}); headers kept, body not fetched",
-                kind="oversize", source=source, key=f"oversize:{self.uidvalidity}:{uid}",
+                kind="oversize", source=source, key=oversize_key(header or b"", size),
                 headers_only=True, size=size,
             )
             advance(session)
@@ -231,6 +233,21 @@ class ImapIntake:
             assert self.client is not None
             self.client.noop()
             self.sync()
+
+
+def oversize_key(header: bytes, size: int) -> str:
+    """The quarantine key of an oversize message: the message's identity, not its UID.
+
+    A UID is only unique within one UIDVALIDITY (and a re-delivered copy gets a new one),
+    so keying on it quarantined the same message again on every rescan.  Its Message-ID
+    (else its header block and size) is what stays the same; hashed to bound the length.
+    """
+    try:
+        message_id = parse_message(header).message_id
+    except ParseError:
+        message_id = None
+    identity = dedupe_key(message_id, f"{hashlib.sha256(header).hexdigest()}:{size}")
+    return f"oversize:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
 def _has_news(responses: Iterable[Any]) -> bool:

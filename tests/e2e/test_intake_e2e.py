@@ -99,6 +99,23 @@ def test_oversize_mail_is_quarantined_with_headers(tmp_path: Path, fresh_inbox: 
     assert "oversize" in listing
 
 
+def test_oversize_mail_is_quarantined_once_however_often_it_is_seen(
+    tmp_path: Path, fresh_inbox: Dovecot
+) -> None:
+    config = setup(tmp_path, fresh_inbox, intake={"max_message_bytes": 5000})
+    big = make_mail(message_id="big@mail.example", body="x" * 20000)
+    anonymous = b"Subject: no id\r\nFrom: a@x.example\r\n\r\n" + b"y" * 20000 + b"\r\n"
+    for raw in (big, anonymous, big, anonymous):  # delivered twice
+        fresh_inbox.append(raw)
+    run_cli(config, "run", "--once")
+    fresh_inbox.recreate_mailbox()  # a UIDVALIDITY change makes intake rescan
+    fresh_inbox.append(big)
+    fresh_inbox.append(anonymous)
+    run_cli(config, "run", "--once")
+    kinds = [k for (k,) in db_rows(config, "select kind from quarantine")]
+    assert kinds == ["oversize", "oversize"]
+
+
 def test_mail_appended_while_idling_is_filed_within_two_seconds(
     tmp_path: Path, fresh_inbox: Dovecot
 ) -> None:
