@@ -64,6 +64,12 @@ def run_once(app: App) -> dict[str, int]:
     return {"handled": filed, "scheduled": due, "sent": sent}
 
 
+def _log_worker_crash(args: threading.ExceptHookArgs) -> None:
+    name = args.thread.name if args.thread is not None else "?"
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    log.error("worker crashed", worker=name, error=args.exc_type.__name__, exc_info=exc_info)
+
+
 def run_forever(app: App, stop: threading.Event | None = None) -> None:
     """Run intake, sender and scheduler in threads until SIGTERM/SIGINT or `stop`."""
     prepare(app)
@@ -76,6 +82,9 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _signal)
         signal.signal(signal.SIGINT, _signal)
+        # Through the logger (which drops exception messages above debug), not
+        # Python's default hook, which prints the message with any data it holds.
+        threading.excepthook = _log_worker_crash
 
     intake = app.config.intake
     if intake.source == "maildir":

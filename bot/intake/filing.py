@@ -7,6 +7,7 @@ type as the reason, in a fresh transaction that also advances the cursor.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +18,8 @@ from bot.app import App
 from bot.db import session_scope
 from bot.log import get_logger
 from bot.models import Setting
-from bot.pipeline import Origin, Outcome, process_message, quarantine
+from bot.parse import ParseError, parse_message
+from bot.pipeline import Origin, Outcome, dedupe_key, process_message, quarantine
 
 log = get_logger("intake")
 
@@ -87,3 +89,18 @@ def backfill_cutoff(app: App, source_key: str) -> datetime:
             row = Setting(key=key, value=first.isoformat())
             session.add(row)
         return datetime.fromisoformat(row.value)
+
+
+def oversize_key(header: bytes, size: int) -> str:
+    """The quarantine key of an oversize message: the message's identity, not its UID.
+
+    A UID is only unique within one UIDVALIDITY (and a re-delivered copy gets a new one),
+    so keying on it quarantined the same message again on every rescan.  Its Message-ID
+    (else its header block and size) is what stays the same; hashed to bound the length.
+    """
+    try:
+        message_id = parse_message(header).message_id
+    except ParseError:
+        message_id = None
+    identity = dedupe_key(message_id, f"{hashlib.sha256(header).hexdigest()}:{size}")
+    return f"oversize:{hashlib.sha256(identity.encode()).hexdigest()}"

@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import random
 import ssl
 import threading
@@ -35,11 +34,10 @@ from sqlmodel import Session
 
 from bot.app import App
 from bot.db import session_scope
-from bot.intake.filing import backfill_cutoff, file_raw
+from bot.intake.filing import backfill_cutoff, file_raw, oversize_key
 from bot.log import get_logger
 from bot.models import ImapCursor, utcnow
-from bot.parse import ParseError, parse_message
-from bot.pipeline import Origin, dedupe_key, quarantine
+from bot.pipeline import Origin, quarantine
 
 log = get_logger("imap")
 
@@ -233,21 +231,6 @@ class ImapIntake:
             assert self.client is not None
             self.client.noop()
             self.sync()
-
-
-def oversize_key(header: bytes, size: int) -> str:
-    """The quarantine key of an oversize message: the message's identity, not its UID.
-
-    A UID is only unique within one UIDVALIDITY (and a re-delivered copy gets a new one),
-    so keying on it quarantined the same message again on every rescan.  Its Message-ID
-    (else its header block and size) is what stays the same; hashed to bound the length.
-    """
-    try:
-        message_id = parse_message(header).message_id
-    except ParseError:
-        message_id = None
-    identity = dedupe_key(message_id, f"{hashlib.sha256(header).hexdigest()}:{size}")
-    return f"oversize:{hashlib.sha256(identity.encode()).hexdigest()}"
 
 
 def _has_news(responses: Iterable[Any]) -> bool:

@@ -15,9 +15,10 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from bot.app import App
-from bot.intake.filing import backfill_cutoff, file_raw
+from bot.db import session_scope
+from bot.intake.filing import backfill_cutoff, file_raw, oversize_key
 from bot.log import get_logger
-from bot.pipeline import Origin
+from bot.pipeline import Origin, Outcome, quarantine
 
 log = get_logger("maildir")
 
@@ -36,20 +37,40 @@ def sync_maildir(app: App, path: Path) -> int:
     cutoff = backfill_cutoff(app, f"maildir:{path.resolve()}")
     new_dir = path / "new"
     handled = 0
+    limit = app.config.intake.max_message_bytes
     for entry in sorted(new_dir.iterdir(), key=lambda p: (p.stat().st_mtime, p.name)):
-        if entry.name.startswith("."):
+        if entry.name.startswith(".") or not entry.is_file():
+            # Not a message (a dot file, or a folder someone made): never retried forever.
             continue
-        raw = entry.read_bytes()
-        received = datetime.fromtimestamp(entry.stat().st_mtime, UTC)
-        outcome = file_raw(app, raw, Origin(source=f"maildir:{entry.name}",
-                                            received_at=received, backfill=received < cutoff))
-        cur = path / "cur" / f"{entry.name}:2,"
-        entry.rename(cur)
+        stat = entry.stat()
+        received = datetime.fromtimestamp(stat.st_mtime, UTC)
+        source = f"maildir:{entry.name}"
+        if stat.st_size > limit:
+            outcome = _quarantine_oversize(app, entry, stat.st_size, limit, source)
+        else:
+            outcome = file_raw(app, entry.read_bytes(), Origin(
+                source=source, received_at=received, backfill=received < cutoff))
+        entry.rename(path / "cur" / f"{entry.name}:2,")
         handled += 1
         log.info("maildir message handled", status=outcome.status, case=outcome.case_code,
                  message_id=outcome.message_id)
     box.close()
     return handled
+
+
+def _quarantine_oversize(app: App, entry: Path, size: int, limit: int, source: str) -> Outcome:
+    """Keep only the header block of a message over the size limit, as IMAP intake does."""
+    with entry.open("rb") as fh:
+        head = fh.read(256 * 1024)
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        if sep in head:
+            head = head.split(sep, 1)[0] + sep
+            break
+    with session_scope(app.engine) as session:
+        return quarantine(session, head, kind="oversize", source=source, headers_only=True,
+                          size=size, key=oversize_key(head, size),
+                          reason=f"message too large ({size} bytes; limit {limit}); "
+                                 "headers kept")
 
 
 def run_maildir(app: App, path: Path, stop: threading.Event, interval: float = 1.0) -> None:
