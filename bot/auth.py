@@ -28,9 +28,12 @@ from dataclasses import dataclass
 from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import authres
+
+if TYPE_CHECKING:
+    from bot.config import Config
 import authres.core
 
 __all__ = ["AuthVerdict", "authenticate", "from_domain_aligned"]
@@ -355,3 +358,8 @@ def _property_values(result: Any, ptype: str, name: str) -> list[str]:
         for prop in result.properties
         if prop.type == ptype and prop.name == name and prop.value is not None
     ]
+
+
+def verify_member(raw: bytes | str, config: Config) -> AuthVerdict:
+    """`authenticate` against the configured roster and authserv-id (the one rule)."""
+    return authenticate(raw, config.member_address_map, config.auth.authserv_id)

@@ -26,7 +26,7 @@ from email.utils import getaddresses
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from bot.auth import authenticate
+from bot.auth import verify_member
 from bot.config import Config, Member
 from bot.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.records import STATUS_ONGOING
@@ -92,8 +92,7 @@ class CaseFacts:
                 if e.kind == "reminder_sent" and e.data.get("key") == key]
 
 
-def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config,
-                  members: set[str]) -> _HeaderFacts:
+def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config) -> _HeaderFacts:
     """(To/Cc addresses, sender authenticated as a member) of one filed message."""
     cached = _RECIPIENTS.get(key)
     if cached is not None:
@@ -103,16 +102,11 @@ def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config,
     msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
     values = [str(v) for name in ("to", "cc") for v in (msg.get_all(name) or [])]
     found = frozenset(addr.strip().lower() for _n, addr in getaddresses(values) if "@" in addr)
-    trusted = authenticate(raw, members, config.auth.authserv_id).ok
+    trusted = verify_member(raw, config).ok
     _RECIPIENTS[key] = (found, trusted)
     if len(_RECIPIENTS) > _RECIPIENTS_MAX:
         _RECIPIENTS.popitem(last=False)
     return found, trusted
-
-
-def member_addresses(config: Config) -> set[str]:
-    """Every address (main and aliases) of every member."""
-    return {a for m in config.members for a in m.addresses}
 
 
 def recused_members(session: Session, config: Config, case: Case) -> set[str]:
@@ -139,7 +133,7 @@ def _case_ids(session: Session, case: Case) -> list[int]:
 def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     """Derive the clock-relevant facts of `case` (including cases merged into it)."""
     ids = _case_ids(session, case)
-    members = member_addresses(config)
+    members = set(config.member_address_map)
     engine_key = str(session.get_bind().engine.url)
 
     reporters = set(session.exec(
@@ -180,7 +174,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     trusted: set[int] = set()
     for m in member_msgs:
         rcpts, authenticated = _header_facts((engine_key, m[0], authserv),
-                                             raws.get(m[0], b""), config, members)
+                                             raws.get(m[0], b""), config)
         if not authenticated:
             continue
         trusted.add(m[0])

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from sqlmodel import Session, select
 
 from bot.app import App
-from bot.auth import authenticate
+from bot.auth import verify_member
 from bot.config import Member
 from bot.log import get_logger
 from bot.message import ParsedMessage
@@ -203,15 +203,7 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     # A forward into a case is filed as the original message (its sender, date and
     # Message-ID), which closes the gap its absence left; the raw bytes stay the forward.
     shown = forwarded if kind == "forwarded" and forwarded is not None else pm
-    shown_from = shown.first_from or sender
-    inbound = InboundMessage(
-        dedupe_key=key, message_id=shown.message_id or pm.message_id, raw_sha256=sha, raw=raw,
-        size=len(raw), source=origin.source, received_at=received,
-        date=shown.date.astimezone(UTC) if shown.date else None,
-        from_address=shown_from.key if shown_from else None,
-        subject=(shown.subject or pm.subject)[:1000], case_id=case.id, kind=kind,
-        parent_message_id=shown.in_reply_to[0] if shown.in_reply_to else None,
-    )
+    inbound = _inbound_row(pm, shown, raw, sha, key, origin, received, case.id, kind)
     session.add(inbound)
     session.flush()
     remember_ids(session, case, pm, inbound_id=inbound.id)
@@ -247,8 +239,23 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
 
 def _authenticated_member(app: App, raw: bytes) -> bool:
     """True when `raw` passes the same sender check as members' commands."""
-    config = app.config
-    return authenticate(raw, config.member_address_map, config.auth.authserv_id).ok
+    return verify_member(raw, app.config).ok
+
+
+def _inbound_row(
+    pm: ParsedMessage, shown: ParsedMessage, raw: bytes, sha: str, key: str, origin: Origin,
+    received: datetime, case_id: int | None, kind: str,
+) -> InboundMessage:
+    """The stored row for `raw`, described as `shown` (the original, for a forward)."""
+    shown_from = shown.first_from or pm.first_from
+    return InboundMessage(
+        dedupe_key=key, message_id=shown.message_id or pm.message_id, raw_sha256=sha, raw=raw,
+        size=len(raw), source=origin.source, received_at=received,
+        date=shown.date.astimezone(UTC) if shown.date else None,
+        from_address=shown_from.key if shown_from else None,
+        subject=(shown.subject or pm.subject)[:1000], case_id=case_id, kind=kind,
+        parent_message_id=shown.in_reply_to[0] if shown.in_reply_to else None,
+    )
 
 
 def _answers_caseless_bot_mail(app: App, pm: ParsedMessage) -> bool:
@@ -266,16 +273,7 @@ def _file_without_case(
     a case (with the member as "reporter") would be wrong, and dropping the
     mail would lose it.  It is stored and noted in the global history.
     """
-    sender = pm.first_from
-    inbound = InboundMessage(
-        dedupe_key=key, message_id=pm.message_id, raw_sha256=sha, raw=raw, size=len(raw),
-        source=origin.source, received_at=received,
-        date=pm.date.astimezone(UTC) if pm.date else None,
-        from_address=sender.key if sender else None, subject=pm.subject[:1000],
-        case_id=None, kind="reply-to-bot",
-        parent_message_id=pm.in_reply_to[0] if pm.in_reply_to else None,
-    )
-    session.add(inbound)
+    session.add(_inbound_row(pm, pm, raw, sha, key, origin, received, None, "reply-to-bot"))
     add_event(session, None, "reply_to_bot_mail", message_id=pm.message_id)
     log.info("reply to the bot's own mail filed without a case", message_id=pm.message_id)
     return Outcome(status="filed", message_id=pm.message_id)

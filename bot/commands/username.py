@@ -6,9 +6,8 @@ import re
 
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
+from bot.hygiene.identity import REPORTER_USERNAME_EVENT
 
-# Kept in step with the reporter-leak rule, which reads events of this kind.
-REPORTER_USERNAME_EVENT = "reporter_username"
 _USERNAME_RE = re.compile(r"^@?[\w.+-]{2,64}$")
 
 

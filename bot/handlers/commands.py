@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from bot.auth import authenticate
+from bot.auth import verify_member
 from bot.commands import load_commands
 from bot.commands.base import REGISTRY, CommandContext, CommandError, CommandResult
 from bot.commands.recuse import is_recused
@@ -79,11 +79,6 @@ load_commands()
 # Who is this from?
 # --------------------------------------------------------------------------
 
-def member_addresses(config: Config) -> dict[str, str]:
-    """Every member address and alias (lower-case) mapped to the member's main address."""
-    return config.member_address_map
-
-
 def claims_member(pm: ParsedMessage, config: Config) -> bool:
     """True when the From header(s) show a member address anywhere, honestly or not.
 
@@ -91,7 +86,7 @@ def claims_member(pm: ParsedMessage, config: Config) -> bool:
     ``"maya@example.org" <evil@attacker.example>`` or an encoded-word spelling
     a member's address still counts as a (failed) claim to be that member.
     """
-    addresses = member_addresses(config)
+    addresses = config.member_address_map
     if any(a.key in addresses for a in pm.from_):
         return True
     texts = [v.lower() for v in pm.header_all("From")]
@@ -289,7 +284,7 @@ def handle_commands(ctx: MessageContext) -> None:
     if not (plan.has_command or plan.stopped or any(i.suggestion for i in plan.unknown)):
         # Only hashtags that look like no command (#DjangoCon): prose, not commands.
         return
-    verdict = authenticate(ctx.inbound.raw, member_addresses(config), config.auth.authserv_id)
+    verdict = verify_member(ctx.inbound.raw, config)
     member = config.member_for(verdict.address) if verdict.ok else None
     if member is None or verdict.address is None:
         if plan.has_command:
