@@ -1,7 +1,7 @@
 """Benchmark: intake throughput of `cocbot import` beside the raw parse rate.
 
 Generates a few thousand threaded messages into an mbox, then prints
-- the raw parse rate (`bot.parse.parse_message` alone, messages/second),
+- the raw parse rate (`bot.mail.parse.parse_message` alone, messages/second),
 - the full `cocbot import` rate (parse + dedupe + threading + records + one
   transaction per message, SQLite), and the ratio between them,
 so the overhead of filing is visible.  Usage:
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.parse import parse_message  # noqa: E402
+from bot.mail.parse import parse_message  # noqa: E402
 
 
 def generate(n: int, seed: int = 1) -> list[bytes]:

@@ -97,7 +97,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(autouse=True)
 def _real_record_clock() -> Iterator[None]:
     """Each test starts with record timestamps on the real clock (an App may freeze it)."""
-    from bot.models import set_clock
+    from bot.store.models import set_clock
 
     set_clock(None)
     yield

@@ -11,9 +11,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from bot.app import App, build_app
-from bot.config import Config, parse_config
-from bot.db import make_engine, upgrade
+from bot.core.app import App, build_app
+from bot.core.config import Config, parse_config
+from bot.store.db import make_engine, upgrade
 
 AUTHSERV = "mx.test.example"
 CONDUCT = "conduct@example.org"

@@ -8,8 +8,9 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.commands.base import CommandContext, CommandError, CommandResult
-from bot.models import Event
-from bot.records import add_event
+from bot.core.events import EventKind
+from bot.store.models import Event
+from bot.store.records import add_event
 
 _NORMALISE_RE = re.compile(r"[^a-z0-9]+")
 
@@ -26,7 +27,7 @@ def today(cc: CommandContext) -> date:
     return moment(cc).astimezone(cc.app.config.schedule.zone).date()
 
 
-def record_event(cc: CommandContext, kind: str, **data: Any) -> Event:
+def record_event(cc: CommandContext, kind: EventKind, **data: Any) -> Event:
     """Add a `kind` event to the case, by the member, for this message."""
     return add_event(cc.session, cc.case, kind, actor=cc.member.email,
                      message_id=cc.msg.pm.message_id, at=cc.app.now_utc(), **data)
@@ -45,7 +46,7 @@ def choose(value: str, choices: Mapping[str, str], valid: Sequence[str], what: s
     return found
 
 
-def set_field(cc: CommandContext, field: str, label: str, value: str, event_kind: str) -> \
+def set_field(cc: CommandContext, field: str, label: str, value: str, event_kind: EventKind) -> \
         CommandResult:
     """Set one record field on the case (idempotent), with an event when it changes."""
     old = getattr(cc.case, field)

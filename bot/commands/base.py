@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from bot.app import App
-    from bot.config import Member
-    from bot.models import Case
-    from bot.pipeline import MessageContext
+    from bot.core.app import App
+    from bot.core.config import Member
+    from bot.filing.pipeline import MessageContext
+    from bot.store.models import Case
 
 
 class CommandError(Exception):

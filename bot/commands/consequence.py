@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands._common import choose, normalise, set_field
 from bot.commands.base import Command, CommandContext, CommandResult, command
+from bot.core.events import EventKind
 
 # The manual's list under Record Keeping, in its order.
 CONSEQUENCES = ("Not a violation", "Out of scope", "No action taken", "Warning",
@@ -24,4 +25,4 @@ class Consequence(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Set Consequences to one of the manual's values."""
         value = choose(cc.args, CHOICES, CONSEQUENCES, "consequence")
-        return set_field(cc, "consequences", "Consequences", value, "consequences_set")
+        return set_field(cc, "consequences", "Consequences", value, EventKind.CONSEQUENCES_SET)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.commands._common import normalise, record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.commands.recuse import is_recused
-from bot.config import Config, Member
+from bot.core.config import Config, Member
+from bot.core.events import EventKind
 
 
 def find_member(config: Config, text: str) -> Member:
@@ -50,6 +51,6 @@ class Contact(Command):
                                  "nothing changed")
         cc.case.point_of_contact = member.email
         cc.session.add(cc.case)
-        record_event(cc, "point_of_contact_set", old=old, new=member.email)
+        record_event(cc, EventKind.POINT_OF_CONTACT_SET, old=old, new=member.email)
         return CommandResult(f"point of contact set to {member.name}",
                              changed={"point_of_contact": member.email})

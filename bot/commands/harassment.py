@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands._common import choose, set_field
 from bot.commands.base import Command, CommandContext, CommandResult, command
+from bot.core.events import EventKind
 
 VALUES = ("Yes", "No", "Maybe")
 CHOICES = {"yes": "Yes", "y": "Yes", "no": "No", "n": "No", "maybe": "Maybe"}
@@ -22,4 +23,4 @@ class Harassment(Command):
         """Set Ongoing Harassment to Yes, No or Maybe."""
         value = choose(cc.args, CHOICES, VALUES, "ongoing harassment value")
         return set_field(cc, "ongoing_harassment", "Ongoing Harassment", value,
-                         "ongoing_harassment_set")
+                         EventKind.ONGOING_HARASSMENT_SET)

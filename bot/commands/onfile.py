@@ -7,9 +7,10 @@ from sqlmodel import col, select
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.commands.resolve import resolve_case
-from bot.message import ParsedMessage
-from bot.models import Event, InboundMessage
-from bot.parse import ParseError, extract_forwarded, parse_message
+from bot.core.events import EventKind
+from bot.mail.message import ParsedMessage
+from bot.mail.parse import ParseError, extract_forwarded, parse_message
+from bot.store.models import Event, InboundMessage
 
 SOURCE = "Local Event Reps"
 TEMPLATE = "ack_on_file"
@@ -45,7 +46,7 @@ def already_sent(cc: CommandContext) -> bool:
     """True when the case's reporter already got the on-file acknowledgement."""
     events = cc.session.exec(
         select(Event).where(Event.case_id == cc.case.id,
-                            Event.kind == "acknowledgement_queued")
+                            Event.kind == EventKind.ACKNOWLEDGEMENT_QUEUED)
     ).all()
     return any(ev.data.get("template") == TEMPLATE for ev in events)
 
@@ -82,7 +83,7 @@ class OnFile(Command):
                                            template=TEMPLATE, actor=cc.member.email)
             if queued is None:
                 raise CommandError("the reporter's address cannot be written to; nothing sent")
-            record_event(cc, "on_file_acknowledged", outbox_message_id=queued)
+            record_event(cc, EventKind.ON_FILE_ACKNOWLEDGED, outbox_message_id=queued)
             texts.append("the on-file acknowledgement was queued to the reporter")
             changed["acknowledgement"] = "on file"
         result = resolve_case(cc, SOURCE)

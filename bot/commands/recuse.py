@@ -6,9 +6,10 @@ from sqlmodel import Session, col, select
 
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.config import Member
-from bot.models import Case, Participant
-from bot.records import ensure_participant
+from bot.core.config import Member
+from bot.core.events import EventKind
+from bot.store.models import Case, Participant
+from bot.store.records import ensure_participant
 
 
 def is_recused(session: Session, case: Case, member: Member) -> bool:
@@ -45,12 +46,12 @@ class Recuse(Command):
         changed: dict[str, object] = {"recused": cc.member.email}
         if cc.case.point_of_contact in cc.member.addresses:
             # A recused member cannot stay the reporter's point of contact.
-            record_event(cc, "point_of_contact_cleared", old=cc.case.point_of_contact,
+            record_event(cc, EventKind.POINT_OF_CONTACT_CLEARED, old=cc.case.point_of_contact,
                          reason="recused")
             cc.case.point_of_contact = None
             cc.session.add(cc.case)
             changed["point_of_contact"] = None
-        record_event(cc, "recused", member=cc.member.email)
+        record_event(cc, EventKind.RECUSED, member=cc.member.email)
         text = "you are now recused from this case"
         if "point_of_contact" in changed:
             text += "; you are no longer its point of contact"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.records import STATUS_ONGOING
+from bot.core.events import EventKind
+from bot.store.records import STATUS_ONGOING
 
 
 @command
@@ -28,7 +29,7 @@ class Reopen(Command):
         case.resolution_date = None
         case.resolution_source = None
         cc.session.add(case)
-        record_event(cc, "reopened", status=STATUS_ONGOING, previous=old)
+        record_event(cc, EventKind.REOPENED, status=STATUS_ONGOING, previous=old)
         return CommandResult(
             f"status set to {STATUS_ONGOING}; resolution date and source cleared",
             changed={"status": STATUS_ONGOING, "resolution_date": None,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.commands._common import choose, record_event, today
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.records import RESOLUTION_SOURCES, STATUS_RESOLVED
+from bot.core.events import EventKind
+from bot.store.records import RESOLUTION_SOURCES, STATUS_RESOLVED
 
 # Short forms people actually type; keys are `normalise`d text.
 SOURCE_ALIASES: dict[str, str] = {
@@ -36,7 +37,7 @@ def resolve_case(cc: CommandContext, source: str) -> CommandResult:
     case.resolution_date = day
     case.resolution_source = source
     cc.session.add(case)
-    record_event(cc, "resolved", status=STATUS_RESOLVED, resolution_source=source,
+    record_event(cc, EventKind.RESOLVED, status=STATUS_RESOLVED, resolution_source=source,
                  resolution_date=day.isoformat())
     return CommandResult(
         f"status set to {STATUS_RESOLVED}, resolution date {day.isoformat()}, "

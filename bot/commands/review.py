@@ -6,7 +6,8 @@ from datetime import date
 
 from bot.commands._common import moment, today
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
-from bot.records import add_event
+from bot.core.events import EventKind
+from bot.store.records import add_event
 
 CLEAR_WORDS = ("done", "none", "clear", "off")
 
@@ -35,7 +36,7 @@ class Review(Command):
                 return CommandResult("no review date was set; nothing changed")
             case.review_date = None
             cc.session.add(case)
-            add_event(cc.session, case, "review_date_cleared", actor=cc.member.email,
+            add_event(cc.session, case, EventKind.REVIEW_DATE_CLEARED, actor=cc.member.email,
                       message_id=cc.msg.pm.message_id, at=moment(cc), previous=previous)
             return CommandResult(f"review date {previous} cleared",
                                  changed={"review_date": None})
@@ -50,7 +51,7 @@ class Review(Command):
             return CommandResult(f"review date already {when.isoformat()}; nothing changed")
         case.review_date = when
         cc.session.add(case)
-        add_event(cc.session, case, "review_date_set", actor=cc.member.email,
+        add_event(cc.session, case, EventKind.REVIEW_DATE_SET, actor=cc.member.email,
                   message_id=cc.msg.pm.message_id, at=moment(cc),
                   review_date=when.isoformat(), previous=previous)
         return CommandResult(f"review date set to {when.isoformat()}",

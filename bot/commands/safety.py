@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.commands._common import choose, set_field
 from bot.commands.base import Command, CommandContext, CommandResult, command
+from bot.core.events import EventKind
 
 VALUES = ("Yes", "No")
 CHOICES = {"yes": "Yes", "y": "Yes", "no": "No", "n": "No"}
@@ -23,4 +24,4 @@ class Safety(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Set Safety Risk to Yes or No."""
         value = choose(cc.args, CHOICES, VALUES, "safety risk")
-        return set_field(cc, "safety_risk", "Safety Risk", value, "safety_risk_set")
+        return set_field(cc, "safety_risk", "Safety Risk", value, EventKind.SAFETY_RISK_SET)

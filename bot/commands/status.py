@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.config import Config
-from bot.models import Event
-from bot.records import case_events, case_record
+from bot.core.config import Config
+from bot.store.models import Event
+from bot.store.records import case_events, case_record
 
 HISTORY_LINES = 12
 # Event data shown in the history: record values only, never message content.

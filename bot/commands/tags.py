@@ -8,7 +8,7 @@ next tag or the end of the subject (or line).
 
 Tags count in two places only: the subject, and lines at the very top of the
 body that start with a tag, before any other text and before anything quoted or
-forwarded (`bot.quoting.top_text` decides where the author's own text ends).
+forwarded (`bot.mail.quoting.top_text` decides where the author's own text ends).
 
 Reply-all repeats the subject, so subject tags count only when they are new
 compared with the parent message's subject (`new_tags`).
@@ -75,7 +75,7 @@ def subject_tags(subject: str | None) -> list[Tag]:
 def body_tags(top_lines: Sequence[str]) -> list[Tag]:
     """Tags on their own lines at the top of the body.
 
-    `top_lines` are the author's own lines (`bot.quoting.top_text`).  Leading
+    `top_lines` are the author's own lines (`bot.mail.quoting.top_text`).  Leading
     blank lines are skipped; reading stops at the first line that does not
     start with a tag, so a tag in the middle of a sentence never counts.
     """

@@ -6,12 +6,12 @@ from datetime import UTC, timedelta
 
 from sqlmodel import select
 
-from bot.casefacts import UNILATERAL_EVENT
-from bot.clock import format_moment
 from bot.commands._common import moment
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.models import Event
-from bot.records import add_event
+from bot.core.clock import format_moment
+from bot.core.events import EventKind
+from bot.store.models import Event
+from bot.store.records import add_event
 
 NOTE_MAX = 300
 
@@ -39,7 +39,7 @@ class Unilateral(Command):
         if message_id:
             # The same message filed again (replay) must not start a second clock.
             seen = session.exec(select(Event.id).where(
-                Event.case_id == cc.case.id, Event.kind == UNILATERAL_EVENT,
+                Event.case_id == cc.case.id, Event.kind == EventKind.UNILATERAL_ACTION,
                 Event.message_id == message_id)).first()
             if seen is not None:
                 return CommandResult("already recorded for this message; nothing changed")
@@ -50,7 +50,7 @@ class Unilateral(Command):
         if cc.msg.quiet:
             # Imported history: recorded, but no clock is started for the past.
             extra["backfill"] = True
-        add_event(session, cc.case, UNILATERAL_EVENT, actor=cc.member.email,
+        add_event(session, cc.case, EventKind.UNILATERAL_ACTION, actor=cc.member.email,
                   message_id=message_id, at=now, due=due.isoformat(), **extra)
         if cc.msg.quiet:
             return CommandResult("unilateral action recorded (imported; no reminder)")

@@ -6,7 +6,7 @@ import re
 
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
-from bot.hygiene.identity import REPORTER_USERNAME_EVENT
+from bot.core.events import EventKind
 
 _USERNAME_RE = re.compile(r"^@?[\w.+-]{2,64}$")
 
@@ -29,6 +29,6 @@ class Username(Command):
         value = cc.args.strip()
         if not _USERNAME_RE.match(value):
             raise CommandError("#username needs one username (letters, digits, . _ + -)")
-        record_event(cc, REPORTER_USERNAME_EVENT, username=value.lstrip("@"))
+        record_event(cc, EventKind.REPORTER_USERNAME, username=value.lstrip("@"))
         return CommandResult("reporter username recorded for the leak check",
                              changed={"reporter_username": "recorded"})

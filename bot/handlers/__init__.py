@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 HANDLERS: list[Callable[[MessageContext], None]] = []
 REPLAY_HANDLERS: list[Callable[..., Any]] = []

@@ -24,21 +24,22 @@ from __future__ import annotations
 import unicodedata
 from typing import TYPE_CHECKING
 
+from bot.core.events import EventKind
+from bot.core.log import get_logger
 from bot.handlers import HANDLERS
-from bot.log import get_logger
-from bot.message import ParsedMessage
-from bot.models import Case
-from bot.outbox import queue_mail, valid_address
-from bot.records import add_event
-from bot.render import clean_header
+from bot.mail.message import ParsedMessage
+from bot.outbound.outbox import queue_mail, valid_address
+from bot.outbound.render import clean_header
 from bot.rules.base import RuleHit, run_chain
 from bot.rules.loader import load_rules
+from bot.store.models import Case
+from bot.store.records import add_event
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from bot.app import App
-    from bot.pipeline import MessageContext
+    from bot.core.app import App
+    from bot.filing.pipeline import MessageContext
 
 log = get_logger("acknowledge")
 
@@ -92,7 +93,7 @@ def queue_acknowledgement(
     """
     to = case.reporter_address
     if not valid_address(to):
-        add_event(session, case, "acknowledgement_suppressed", actor=actor,
+        add_event(session, case, EventKind.ACKNOWLEDGEMENT_SUPPRESSED, actor=actor,
                   message_id=report.message_id, rule="reporter-address",
                   reason="the reporter's address cannot be used for a reply")
         return None
@@ -108,7 +109,7 @@ def queue_acknowledgement(
             "danger": danger,
         },
     )
-    add_event(session, case, "acknowledgement_queued", actor=actor,
+    add_event(session, case, EventKind.ACKNOWLEDGEMENT_QUEUED, actor=actor,
               message_id=report.message_id, outbox_message_id=row.message_id,
               template=template, danger=danger)
     log.info("acknowledgement queued", case=case.code, message_id=row.message_id,
@@ -123,13 +124,13 @@ def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str) 
         return
     row = queue_mail(session, app, kind="urgent", template=TEMPLATE_URGENT, to=members,
                      case=case, auto_submitted="auto-generated")
-    add_event(session, case, "urgent_notice_queued", outbox_message_id=row.message_id,
+    add_event(session, case, EventKind.URGENT_NOTICE_QUEUED, outbox_message_id=row.message_id,
               reason=reason, recipients=len(members))
     log.warning("urgent notice queued", case=case.code, message_id=row.message_id)
 
 
 def _suppress(ctx: MessageContext, rule: str, reason: str, *, danger: bool = False) -> None:
-    add_event(ctx.session, ctx.case, "acknowledgement_suppressed",
+    add_event(ctx.session, ctx.case, EventKind.ACKNOWLEDGEMENT_SUPPRESSED,
               message_id=ctx.pm.message_id, rule=rule, reason=reason, danger=danger)
     log.info("acknowledgement suppressed", case=ctx.case.code,
              message_id=ctx.pm.message_id, rule=rule)

@@ -8,7 +8,7 @@ Order of checks for every filed message (all inside the message's transaction):
 2. Replies to the bot's digest are never commands.
 3. Only new tags count: subject tags not already in the parent's subject, and
    tags on their own lines at the top of the body (`bot.commands.tags`).
-4. The sender must authenticate (`bot.auth.authenticate`, fail closed).  If not,
+4. The sender must authenticate (`bot.mail.auth.authenticate`, fail closed).  If not,
    the command is held: nothing changes, a "command_held" event records why,
    and the chairs get a short notice naming the case code only.
 5. Each command runs (refused for a member recused from the case, except
@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
-from bot.auth import verify_member
 from bot.commands import load_commands
 from bot.commands.base import REGISTRY, CommandContext, CommandError, CommandResult
 from bot.commands.recuse import is_recused
@@ -46,20 +45,22 @@ from bot.commands.tags import (
     plan_tags,
     subject_tags,
 )
-from bot.config import Config, Member
+from bot.core.config import Config, Member
+from bot.core.events import EventKind
+from bot.core.log import get_logger
 from bot.handlers import HANDLERS, REPLAY_HANDLERS
-from bot.log import get_logger
-from bot.message import ParsedMessage
-from bot.models import Case, InboundMessage, Outbox
-from bot.outbox import queue_mail, valid_address
-from bot.parse import extract_forwarded
-from bot.quoting import top_text
-from bot.records import add_event
-from bot.render import templates_dir
+from bot.mail.auth import verify_member
+from bot.mail.message import ParsedMessage
+from bot.mail.parse import extract_forwarded
+from bot.mail.quoting import top_text
+from bot.outbound.outbox import queue_mail, valid_address
+from bot.outbound.render import templates_dir
+from bot.store.models import Case, InboundMessage, Outbox
+from bot.store.records import add_event
 
 if TYPE_CHECKING:
-    from bot.app import App
-    from bot.pipeline import MessageContext, Origin
+    from bot.core.app import App
+    from bot.filing.pipeline import MessageContext, Origin
 
 log = get_logger("commands")
 
@@ -205,14 +206,14 @@ def hold(app: App, session: Session, pm: ParsedMessage, case: Case, plan: TagPla
          reason: str, quiet: bool, replay: bool = False) -> None:
     """Record that `pm`'s commands were not carried out, and tell the chairs."""
     commands = [item.tag.name for item in plan.items if item.known]
-    add_event(session, case, "command_held", message_id=pm.message_id, at=app.now_utc(),
+    add_event(session, case, EventKind.COMMAND_HELD, message_id=pm.message_id, at=app.now_utc(),
               reason=reason, commands=commands, replay=replay)
     log.warning("command held", case=case.code, message_id=pm.message_id, reason=reason)
     recipients = _notice_recipients(app.config)
     if quiet or not recipients:
         return
     if _notices_last_hour(session, app) >= MAX_HELD_NOTICES_PER_HOUR:
-        add_event(session, case, "command_held_notice_suppressed", message_id=pm.message_id,
+        add_event(session, case, EventKind.COMMAND_HELD_NOTICE_SUPPRESSED, message_id=pm.message_id,
                   at=app.now_utc(), limit=MAX_HELD_NOTICES_PER_HOUR)
         return
     queue_mail(session, app, kind="command_held", template="command_held", to=recipients,
@@ -253,7 +254,7 @@ def run_one(ctx: MessageContext, member: Member, item: PlannedTag) -> Line:
     cmd = REGISTRY[tag.name]
     # Checked per command: "#recuse #resolve" must not resolve.
     if not cmd.allowed_when_recused and is_recused(ctx.session, ctx.case, member):
-        add_event(ctx.session, ctx.case, "command_refused", actor=member.email,
+        add_event(ctx.session, ctx.case, EventKind.COMMAND_REFUSED, actor=member.email,
                   message_id=ctx.pm.message_id, at=ctx.app.now_utc(), command=tag.name,
                   reason="recused")
         return Line(_echo(item), False, "refused: you are recused from this case", {}, {})
@@ -296,7 +297,7 @@ def handle_commands(ctx: MessageContext) -> None:
     recused = is_recused(ctx.session, ctx.case, member)
     errors = sum(1 for line in lines if not line.ok)
     outside = outside_recipients(pm, config)
-    add_event(ctx.session, ctx.case, "commands_processed", actor=member.email,
+    add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
               message_id=pm.message_id, at=ctx.app.now_utc(),
               commands=[item.tag.name for item in plan.items if item.known],
               unknown=[item.tag.name for item in plan.unknown], errors=errors,
@@ -313,7 +314,7 @@ def handle_commands(ctx: MessageContext) -> None:
                         "max_unknown": MAX_UNKNOWN, "recused": recused,
                         "member_name": member.name, "new_case": ctx.is_new_case})
     if outside:
-        add_event(ctx.session, ctx.case, "commands_visible_warning", actor=member.email,
+        add_event(ctx.session, ctx.case, EventKind.COMMANDS_VISIBLE_WARNING, actor=member.email,
                   message_id=pm.message_id, at=ctx.app.now_utc(), outside_recipients=outside)
         queue_mail(ctx.session, ctx.app, kind="warning", template="commands_visible_warning",
                    to=[verdict.address], case=ctx.case, reply_to=pm,

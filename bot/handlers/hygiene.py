@@ -20,25 +20,24 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Member
+from bot.core.config import Member
+from bot.core.events import EventKind
+from bot.core.log import get_logger
 from bot.handlers import HANDLERS
 from bot.hygiene.findings import Finding
 from bot.hygiene.identity import reporter_identity
 from bot.hygiene.policies import HYGIENE_CHAIN, HygienePolicy
-from bot.log import get_logger
-from bot.outbox import queue_mail, valid_address
-from bot.records import add_event, case_events, recused_members
+from bot.outbound.outbox import queue_mail, valid_address
 from bot.rules.base import RuleKind, run_chain
 from bot.rules.kinds.hygiene import CHECKED_KINDS
 from bot.rules.loader import load_rules
+from bot.store.records import add_event, case_events, recused_members
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 log = get_logger("hygiene")
 
-PROBLEM_EVENT = "hygiene_problem"
-WARNING_EVENT = "hygiene_warning"
 
 
 def warning_key(rule: str, thread: str, signature: str, recipient: str) -> str:
@@ -91,7 +90,7 @@ def _plans(ctx: MessageContext, policy: HygienePolicy,
 
 def _warned_keys(ctx: MessageContext) -> set[str]:
     return {str(e.data.get("key")) for e in case_events(ctx.session, ctx.case)
-            if e.kind == WARNING_EVENT}
+            if e.kind == EventKind.HYGIENE_WARNING}
 
 
 def act_on(ctx: MessageContext, rule: RuleKind, finding: Finding, warned: set[str]) -> int:
@@ -100,8 +99,9 @@ def act_on(ctx: MessageContext, rule: RuleKind, finding: Finding, warned: set[st
     assert isinstance(policy, HygienePolicy)
     pm, now = ctx.pm, ctx.app.now_utc()
     sender = pm.first_from
-    add_event(ctx.session, ctx.case, PROBLEM_EVENT, actor=sender.key if sender else None,
-              message_id=pm.message_id, at=now, rule=rule.name, thread=finding.thread,
+    add_event(ctx.session, ctx.case, EventKind.HYGIENE_PROBLEM,
+              actor=sender.key if sender else None, message_id=pm.message_id, at=now,
+              rule=rule.name, thread=finding.thread,
               by_member=ctx.sender_member is not None, **finding.record)
     log.info("hygiene problem", case=ctx.case.code, message_id=pm.message_id, rule=rule.name)
     # Never the reporter, even when a member reported: warnings are about the case.
@@ -126,7 +126,7 @@ def act_on(ctx: MessageContext, rule: RuleKind, finding: Finding, warned: set[st
                 reply_to=pm if to_sender else None,
                 auto_submitted="auto-replied" if to_sender else "auto-generated",
             )
-            add_event(ctx.session, ctx.case, WARNING_EVENT, actor=None,
+            add_event(ctx.session, ctx.case, EventKind.HYGIENE_WARNING, actor=None,
                       message_id=pm.message_id, at=now, rule=rule.name, key=key,
                       to=member.email, audience=who, outbox_message_id=row.message_id)
             warned.add(key)

@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.annotations import Annotations, Recipient, normalise_address, parse_annotations
-from bot.config import Config, Member
-from bot.message import Address, ParsedMessage
-from bot.quoting import html_to_text, top_lines
-from bot.render import clean_header
+from bot.core.config import Config, Member
+from bot.mail.annotations import Annotations, Recipient, normalise_address, parse_annotations
+from bot.mail.message import Address, ParsedMessage
+from bot.mail.quoting import html_to_text, top_lines
+from bot.outbound.render import clean_header
 
 if TYPE_CHECKING:
     from bot.hygiene.policies import HygienePolicy

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
-from bot.message import ParsedMessage
-from bot.models import CaseMessage, InboundMessage, Outbox
-from bot.msgids import own_case_id
-from bot.parse import ParseError, extract_forwarded, parse_message
-from bot.render import clean_header
+from bot.mail.message import ParsedMessage
+from bot.mail.msgids import own_case_id
+from bot.mail.parse import ParseError, extract_forwarded, parse_message
+from bot.outbound.render import clean_header
+from bot.store.models import CaseMessage, InboundMessage, Outbox
 
 # Longest subject quoted in a warning.
 SUBJECT_LIMIT = 200

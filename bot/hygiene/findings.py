@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.config import Config
+from bot.core.config import Config
 from bot.hygiene.addresses import display
-from bot.message import ParsedMessage
+from bot.mail.message import ParsedMessage
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 
 @dataclass

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
-from bot.message import Address, ParsedMessage
-from bot.models import Case, Event, Participant
-from bot.parse import ParseError, parse_message
-from bot.quoting import html_to_text, top_lines
+from bot.core.events import EventKind
+from bot.mail.message import Address, ParsedMessage
+from bot.mail.parse import ParseError, parse_message
+from bot.mail.quoting import html_to_text, top_lines
+from bot.store.models import Case, Event, Participant
 
 # Event kind carrying a username the reporter uses (data: {"username": ...}).
-REPORTER_USERNAME_EVENT = "reporter_username"
 
 
 _ACCENT_TRANS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ı": "i", "æ": "ae", "œ": "oe"})
@@ -154,6 +154,6 @@ def reporter_identity(session: Session, case: Case) -> Identity:
         if p.address not in addresses:
             addresses.append(p.address)
     usernames = [str(e.data.get("username")) for e in session.exec(
-        select(Event).where(Event.case_id == case.id, Event.kind == REPORTER_USERNAME_EVENT)
+        select(Event).where(Event.case_id == case.id, Event.kind == EventKind.REPORTER_USERNAME)
     ).all() if e.data.get("username")]
     return Identity(names=tuple(names), addresses=tuple(addresses), usernames=tuple(usernames))

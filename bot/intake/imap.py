@@ -32,12 +32,12 @@ from imapclient.util import to_unicode
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
-from bot.app import App
-from bot.db import session_scope
-from bot.intake.filing import backfill_cutoff, file_raw, oversize_key
-from bot.log import get_logger
-from bot.models import ImapCursor, utcnow
-from bot.pipeline import Origin, quarantine
+from bot.core.app import App
+from bot.core.log import get_logger
+from bot.filing.pipeline import Origin, quarantine
+from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
+from bot.store.db import session_scope
+from bot.store.models import ImapCursor, utcnow
 
 log = get_logger("imap")
 

@@ -11,9 +11,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from bot.app import App
-from bot.intake.filing import file_raw
-from bot.pipeline import Origin
+from bot.core.app import App
+from bot.filing.pipeline import Origin
+from bot.intake.filer import file_raw
 
 
 def _is_maildir(path: Path) -> bool:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from bot.app import App
-from bot.db import session_scope
-from bot.intake.filing import backfill_cutoff, file_raw, oversize_key
-from bot.log import get_logger
-from bot.pipeline import Origin, Outcome, quarantine
+from bot.core.app import App
+from bot.core.log import get_logger
+from bot.filing.pipeline import Origin, Outcome, quarantine
+from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
+from bot.store.db import session_scope
 
 log = get_logger("maildir")
 

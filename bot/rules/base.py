@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 
 class Policy(BaseModel):

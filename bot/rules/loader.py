@@ -8,16 +8,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.config import Config, ConfigError
+from bot.core.config import Config, ConfigError
+from bot.core.resources import shipped_dir
 from bot.rules.base import KINDS, Policy, RuleKind
 
 # The project's rules/ folder, used when the config names none.
-DEFAULT_RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
 
 
 def rules_dir(config: Config) -> Path:
     """The folder holding rule policy files."""
-    return config.resolve_path(config.rules_dir) if config.rules_dir else DEFAULT_RULES_DIR
+    return config.resolve_path(config.rules_dir) if config.rules_dir else shipped_dir("rules")
 
 
 def _import_kinds() -> None:
@@ -85,6 +85,6 @@ def _cached(folder: str, templates: str) -> tuple[RuleKind, ...]:
 
 def load_rules(config: Config) -> list[RuleKind]:
     """The rules for `config` (cached per folder; validated on first load)."""
-    from bot.render import templates_dir
+    from bot.outbound.render import templates_dir
 
     return list(_cached(str(rules_dir(config)), str(templates_dir(config))))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.msgids import own_case_id
+from bot.mail.msgids import own_case_id
 from tests.e2e.botproc import BotProcess, db_rows, e2e_config, run_cli, wait_until
 from tests.helpers import CONDUCT, REPORTER, make_mail
 from tests.servers import Dovecot, SmtpSink

@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.codenames import subject_tag
-from bot.db import session_scope
-from bot.models import Case, Event, Outbox, Participant
-from bot.pipeline import Origin, process_message
-from bot.records import find_case
+from bot.core.app import App
+from bot.filing.pipeline import Origin, process_message
+from bot.store.codenames import subject_tag
+from bot.store.db import session_scope
+from bot.store.models import Case, Event, Outbox, Participant
+from bot.store.records import find_case
 from tests.helpers import CONDUCT, REPORTER, make_mail
 
 # Monday 2 November 2026, 10:00 UTC, and friends.

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.codenames import subject_tag
-from bot.db import session_scope
+from bot.core.app import App
+from bot.filing.pipeline import Origin, Outcome, process_message
 from bot.intake.importer import import_path
-from bot.models import Case, Event, InboundMessage, Outbox, Quarantine
-from bot.msgids import own_case_id
-from bot.pipeline import Origin, Outcome, process_message
+from bot.mail.msgids import own_case_id
+from bot.store.codenames import subject_tag
+from bot.store.db import session_scope
+from bot.store.models import Case, Event, InboundMessage, Outbox, Quarantine
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app, make_mail
 
 T0 = datetime(2024, 5, 6, 10, 0, tzinfo=UTC)
@@ -486,7 +486,7 @@ def test_no_danger_no_urgent_notice(app: App) -> None:
 
 def test_point_of_contact_signs_by_name(app: App) -> None:
     from bot.handlers.acknowledge import TEMPLATE_ON_FILE, queue_acknowledgement
-    from bot.parse import parse_message
+    from bot.mail.parse import parse_message
 
     raw = make_mail(message_id="r1@mail.example")
     out = file(app, raw)

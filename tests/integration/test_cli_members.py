@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.config import parse_config
-from bot.db import make_engine, session_scope
-from bot.roster import sync_roster
+from bot.core.config import parse_config
+from bot.store.db import make_engine, session_scope
+from bot.store.roster import sync_roster
 from tests.helpers import ALEX, MAYA, MEMBERS, SAM, cocbot, config_dict, write_config
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.db import session_scope
-from bot.models import Case, Event, Outbox
-from bot.msgids import make_message_id
-from bot.pipeline import Origin, Outcome, process_message
-from bot.records import case_record, find_case
+from bot.core.app import App
+from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.mail.msgids import make_message_id
+from bot.store.db import session_scope
+from bot.store.models import Case, Event, Outbox
+from bot.store.records import case_record, find_case
 from tests.helpers import (
     ALEX,
     AUTHSERV,

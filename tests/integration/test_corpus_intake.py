@@ -6,10 +6,10 @@ from collections import Counter
 
 from sqlmodel import Session, func, select
 
-from bot.db import session_scope
-from bot.intake.filing import file_raw
-from bot.models import InboundMessage, Quarantine
-from bot.pipeline import Origin
+from bot.filing.pipeline import Origin
+from bot.intake.filer import file_raw
+from bot.store.db import session_scope
+from bot.store.models import InboundMessage, Quarantine
 from tests.corpora import corpus_messages, requires_corpora
 from tests.helpers import make_app
 

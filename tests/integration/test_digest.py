@@ -16,12 +16,12 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import App
-from bot.db import session_scope
-from bot.digest import build_digests, send_digests
-from bot.models import DigestClaim
-from bot.records import find_case
-from bot.scheduler import build_scheduler, run_due, scheduler_loop
+from bot.clocks.digest import build_digests, send_digests
+from bot.clocks.scheduler import build_scheduler, run_due, scheduler_loop
+from bot.core.app import App
+from bot.store.db import session_scope
+from bot.store.models import DigestClaim
+from bot.store.records import find_case
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app, make_mail
 from tests.integration.clocks import (
     body_text,

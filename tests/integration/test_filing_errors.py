@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from bot.intake.filing import file_raw
-from bot.pipeline import Origin
+from bot.filing.pipeline import Origin
+from bot.intake.filer import file_raw
 from tests.helpers import make_app, make_mail
 
 

@@ -17,11 +17,11 @@ from email.policy import default
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.codenames import subject_tag
-from bot.db import session_scope
-from bot.models import Outbox
-from bot.pipeline import Origin, process_message
+from bot.core.app import App
+from bot.filing.pipeline import Origin, process_message
+from bot.store.codenames import subject_tag
+from bot.store.db import session_scope
+from bot.store.models import Outbox
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, make_app
 
 BOT_HEADERS = {"from", "to", "cc", "subject", "date", "message-id", "in-reply-to",

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.codenames import slug
-from bot.config import ConfigError
-from bot.db import session_scope
-from bot.models import Case, CaseMessage, Event, InboundMessage, Outbox
-from bot.pipeline import Origin, Outcome, process_message
-from bot.rules.loader import DEFAULT_RULES_DIR, load_rules
-from bot.threader import unseen_cited_ids
+from bot.core.app import App
+from bot.core.config import ConfigError
+from bot.core.resources import shipped_dir
+from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.rules.loader import load_rules
+from bot.store.codenames import slug
+from bot.store.db import session_scope
+from bot.store.models import Case, CaseMessage, Event, InboundMessage, Outbox
 from tests.helpers import (
     ALEX,
     CONDUCT,
@@ -191,7 +191,7 @@ def test_html_mail_with_the_note_only_in_the_quote_warns(app: App) -> None:
 
 def test_aliases_plus_tags_and_free_addresses_are_no_change(app: App, tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    shutil.copytree(shipped_dir("rules"), rules)
     path = rules / "hygiene.toml"
     path.write_text(path.read_text().replace("free_addresses = []",
                                              'free_addresses = ["@archive.example"]'))
@@ -216,7 +216,7 @@ def test_taking_the_discussion_internal_needs_no_note(app: App, tmp_path: Path) 
     assert hygiene_mail(app) == []
     # Unless the policy says otherwise.
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    shutil.copytree(shipped_dir("rules"), rules)
     path = rules / "hygiene.toml"
     path.write_text(path.read_text().replace("internal_exempt = true", "internal_exempt = false"))
     strict = make_app(f"sqlite:///{tmp_path / 'strict.db'}", rules_dir=str(rules))
@@ -265,7 +265,7 @@ def test_backfill_never_warns(app: App) -> None:
 
 def test_disabled_rule_does_not_run(app: App, tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    shutil.copytree(shipped_dir("rules"), rules)
     path = rules / "hygiene.toml"
     text = path.read_text().replace('kind = "recipient_change"\n',
                                     'kind = "recipient_change"\nenabled = false\n')
@@ -408,7 +408,9 @@ def test_forward_as_attachment_files_the_original_and_closes_the_gap(app: App) -
                            .where(InboundMessage.dedupe_key == "mid:fwd1@example.org")).one()
         assert row.kind == "forwarded"
         assert row.message_id == "g1@else.example" and row.from_address == PARTY
-        assert unseen_cited_ids(session, ["g1@else.example"], app.secret) == []
+        assert not session.exec(select(CaseMessage).where(
+            CaseMessage.message_id == "g1@else.example", CaseMessage.seen == False  # noqa: E712
+        )).all()
         seen = session.exec(select(CaseMessage)
                             .where(CaseMessage.message_id == "g1@else.example")).one()
         assert seen.seen
@@ -508,7 +510,7 @@ def test_reporter_identity_to_the_reporter_is_fine(app: App) -> None:
 
 def test_a_second_rule_of_an_existing_kind_needs_no_python(app: App, tmp_path: Path) -> None:
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    shutil.copytree(shipped_dir("rules"), rules)
     (rules / "extra.toml").write_text(
         '[[rule]]\nname = "unseen-reply-chairs"\nkind = "unseen_citation"\n'
         'description = "chairs hear about replies that never reached the address"\n'

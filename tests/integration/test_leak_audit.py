@@ -20,11 +20,11 @@ from email.policy import default
 
 from sqlmodel import Session, col, select
 
-from bot.app import App
-from bot.db import session_scope
-from bot.models import Case, Outbox
-from bot.pipeline import Origin, process_message
-from bot.scheduler import run_due
+from bot.clocks.scheduler import run_due
+from bot.core.app import App
+from bot.filing.pipeline import Origin, process_message
+from bot.store.db import session_scope
+from bot.store.models import Case, Outbox
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, SAM, make_app, make_mail
 
 START = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)  # a Monday

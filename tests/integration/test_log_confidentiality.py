@@ -5,7 +5,7 @@ private warning, hygiene warnings), an unauthenticated command (held), an
 unparsable message, an internal error whose message holds an address (as
 SQLAlchemy's errors hold their statement parameters), a delivery the server
 refuses naming the recipient, reminders days later and the daily digest.  The
-logs are captured as the bot writes them (`bot.log.configure`, JSON, including
+logs are captured as the bot writes them (`bot.core.log.configure`, JSON, including
 rendered tracebacks), and every line at info or above is searched for every
 address, name, subject and body fragment involved.  The digest's dry run (an
 operator's view) is checked for the same, except for the line naming the member
@@ -22,13 +22,13 @@ import pytest
 import structlog
 
 import bot.handlers
-from bot import log as botlog
-from bot.app import App
-from bot.codenames import subject_tag
-from bot.intake.filing import file_raw
-from bot.pipeline import MessageContext, Origin
-from bot.scheduler import run_due
-from bot.sender import deliver_due
+from bot.clocks.scheduler import run_due
+from bot.core import log as botlog
+from bot.core.app import App
+from bot.filing.pipeline import MessageContext, Origin
+from bot.intake.filer import file_raw
+from bot.outbound.sender import deliver_due
+from bot.store.codenames import subject_tag
 from tests.helpers import (
     ALEX,
     CONDUCT,

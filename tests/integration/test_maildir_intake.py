@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from bot.intake.maildir import sync_maildir
-from bot.models import InboundMessage, Quarantine
+from bot.store.models import InboundMessage, Quarantine
 from tests.helpers import make_app, make_mail
 
 

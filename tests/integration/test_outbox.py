@@ -10,14 +10,14 @@ from unittest.mock import ANY
 import pytest
 from sqlmodel import Session, select
 
-import bot.sender
-from bot.app import App
-from bot.cli_outbox import outbox_headers, outbox_rows, retry_rows
-from bot.db import session_scope
-from bot.models import Case, Event, Outbox
-from bot.outbox import OutboxError, queue_mail
-from bot.records import open_case
-from bot.sender import deliver_due
+import bot.outbound.sender
+from bot.cli.outbox import outbox_headers, outbox_rows, retry_rows
+from bot.core.app import App
+from bot.outbound.outbox import OutboxError, queue_mail
+from bot.outbound.sender import deliver_due
+from bot.store.db import session_scope
+from bot.store.models import Case, Event, Outbox
+from bot.store.records import open_case
 from tests.helpers import CONDUCT, cocbot, config_dict, make_app, write_config
 from tests.servers import SmtpSink
 
@@ -248,12 +248,12 @@ def test_crash_after_acceptance_resends_the_same_message(
         raise SystemExit("killed between SMTP acceptance and marking the row sent")
 
     with monkeypatch.context() as patch:
-        patch.setattr(bot.sender, "_record", crash)
+        patch.setattr(bot.outbound.sender, "_record", crash)
         with pytest.raises(SystemExit):
             deliver_due(app)
     assert row(app, queued.message_id).status == "queued"
     assert deliver_due(app) == 0  # claimed by the crashed sender until its lease runs out
-    clock.advance(seconds=bot.sender.lease_seconds(app, queued) + 1)
+    clock.advance(seconds=bot.outbound.sender.lease_seconds(app, queued) + 1)
     assert deliver_due(app) == 1
     first, second = smtp_sink.messages
     assert first.content == second.content

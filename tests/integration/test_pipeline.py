@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
-from bot.app import App
-from bot.db import session_scope
-from bot.models import AppendOnlyError, Case, Event, InboundMessage, Quarantine
-from bot.msgids import make_message_id
-from bot.pipeline import Origin, Outcome, process_message
-from bot.records import case_record, find_case, list_cases
+from bot.core.app import App
+from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.mail.msgids import make_message_id
+from bot.store.db import session_scope
+from bot.store.models import AppendOnlyError, Case, Event, InboundMessage, Quarantine
+from bot.store.records import case_record, find_case, list_cases
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, make_app, make_mail
 
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
-from bot.reminders import run_reminders
-from bot.scheduler import run_due
+from bot.clocks.reminders import run_reminders
+from bot.clocks.scheduler import run_due
+from bot.core.app import App
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app, make_mail
 from tests.integration.clocks import (
     MON,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.runner
-from bot.app import App
+import bot.service.runner
+from bot.core.app import App
 from tests.helpers import make_app
 
 
@@ -23,13 +23,13 @@ def test_a_dead_worker_stops_the_bot_with_a_failure(
     def broken_sender(_app: App, _stop: threading.Event) -> None:
         raise RuntimeError("a bug in the sender")
 
-    monkeypatch.setattr(bot.runner, "sender_loop", broken_sender)
+    monkeypatch.setattr(bot.service.runner, "sender_loop", broken_sender)
     outcome: list[BaseException | None] = []
 
     def run() -> None:
         # Off the main thread, so pytest's own signal handlers stay in place.
         try:
-            bot.runner.run_forever(app, threading.Event())
+            bot.service.runner.run_forever(app, threading.Event())
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)

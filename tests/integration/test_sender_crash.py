@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-import bot.sender
-from bot.app import App
-from bot.db import session_scope
-from bot.models import Outbox
-from bot.outbox import queue_mail
-from bot.records import open_case
-from bot.sender import deliver_due, lease_seconds
+import bot.outbound.sender
+from bot.core.app import App
+from bot.outbound.outbox import queue_mail
+from bot.outbound.sender import deliver_due, lease_seconds
+from bot.store.db import session_scope
+from bot.store.models import Outbox
+from bot.store.records import open_case
 from tests.helpers import make_app
 from tests.servers import SmtpSink
 
@@ -71,10 +71,10 @@ def test_crash_after_the_second_acceptance_repeats_only_that_message(
     app: App, smtp_sink: SmtpSink, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second, third = queue_three(app)
-    real_send = bot.sender._send_one
+    real_send = bot.outbound.sender._send_one
     calls = 0
 
-    async def send_then_die(*args: Any) -> bot.sender.Attempt:
+    async def send_then_die(*args: Any) -> bot.outbound.sender.Attempt:
         nonlocal calls
         calls += 1
         attempt = await real_send(*args)
@@ -83,7 +83,7 @@ def test_crash_after_the_second_acceptance_repeats_only_that_message(
         return attempt
 
     with monkeypatch.context() as patch:
-        patch.setattr(bot.sender, "_send_one", send_then_die)
+        patch.setattr(bot.outbound.sender, "_send_one", send_then_die)
         with pytest.raises(SystemExit):
             deliver_due(app)
     # The first message was marked sent as soon as it was accepted; the third was

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.intake.importer import import_path
-from bot.records import case_record, list_cases
+from bot.store.records import case_record, list_cases
 from tests.helpers import make_app
 from tests.unit.test_threading_score import CORPORA, ts
 

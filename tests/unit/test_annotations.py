@@ -1,10 +1,10 @@
-"""Tests for bot.annotations: the ``[+ Name]`` / ``[- Name]`` recipient notes."""
+"""Tests for bot.mail.annotations: the ``[+ Name]`` / ``[- Name]`` recipient notes."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.annotations import (
+from bot.mail.annotations import (
     Annotations,
     Recipient,
     check_annotations,
@@ -12,7 +12,7 @@ from bot.annotations import (
     normalise_address,
     parse_annotations,
 )
-from bot.quoting import top_lines, top_text
+from bot.mail.quoting import top_lines, top_text
 
 ATTRIBUTION = "On Mon, 2 Nov 2026 at 10:15, Maya Chen <maya@example.org> wrote:"
 HTML_ATTRIBUTION = ATTRIBUTION.replace("<", "&lt;").replace(">", "&gt;")

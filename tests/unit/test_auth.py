@@ -1,4 +1,4 @@
-"""Tests for `bot.auth`: who may steer cases with #tags.
+"""Tests for `bot.mail.auth`: who may steer cases with #tags.
 
 Every case also checks that the verdict's reason never quotes an address, since
 reasons go to logs and to the chair.
@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 
 import pytest
 
-from bot.auth import AuthVerdict, authenticate, from_domain_aligned
+from bot.mail.auth import AuthVerdict, authenticate, from_domain_aligned
 
 AUTHSERV = "mx.test.example"
 MEMBER = "maya@example.org"

@@ -1,4 +1,4 @@
-"""Working time in a time zone (bot.clock): weekends, hours, midnight windows, DST."""
+"""Working time in a time zone (bot.core.clock): weekends, hours, midnight windows, DST."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.clock import (
+from bot.core.clock import (
     at_local,
     digest_due,
     format_day,

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.codenames import (
+from bot.store.codenames import (
     MAX_TRIES,
     SUBJECT_TAG,
     find_code_in_subject,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config, parse_config
+from bot.core.config import ConfigError, load_config, parse_config
 
 
 def base() -> dict[str, object]:
@@ -96,7 +96,7 @@ def test_paths_resolve_relative_to_the_config_file(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid_and_complete() -> None:
-    from bot.config import Config
+    from bot.core.config import Config
 
     path = Path(__file__).resolve().parents[2] / "cocbot.example.toml"
     cfg = load_config(path)

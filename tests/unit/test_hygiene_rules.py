@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from bot.annotations import check_annotations
-from bot.config import parse_config
+from bot.core.config import parse_config
 from bot.handlers.hygiene import warning_key
 from bot.hygiene.addresses import (
     AddressBook,
@@ -20,8 +19,9 @@ from bot.hygiene.citations import citation_gaps, thread_root
 from bot.hygiene.findings import signature_of
 from bot.hygiene.identity import Identity, find_identity, identity_patterns
 from bot.hygiene.policies import CcConductPolicy, RecipientChangePolicy, ReporterLeakPolicy
-from bot.message import Address
-from bot.parse import parse_message
+from bot.mail.annotations import check_annotations
+from bot.mail.message import Address
+from bot.mail.parse import parse_message
 from bot.rules.kinds.hygiene import is_automatic
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, config_dict, make_mail
 

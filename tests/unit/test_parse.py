@@ -1,4 +1,4 @@
-"""Tests for bot.parse: headers, ids, bodies, the ParseError rule and forwards."""
+"""Tests for bot.mail.parse: headers, ids, bodies, the ParseError rule and forwards."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.maildates import parse_loose_date
-from bot.parse import (
+from bot.mail.dates import parse_loose_date
+from bot.mail.parse import (
     ParseError,
     extract_forwarded,
     normalise_msgid,
@@ -396,8 +396,8 @@ def test_html_only_body_is_turned_into_text() -> None:
 
 
 def test_html_fallback_without_quoting_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry makes "from bot.quoting import ..." raise ImportError.
-    monkeypatch.setitem(sys.modules, "bot.quoting", None)
+    # A None entry makes "from bot.mail.quoting import ..." raise ImportError.
+    monkeypatch.setitem(sys.modules, "bot.mail.quoting", None)
     raw = mail(
         "From: maya@example.org\nContent-Type: text/html",
         "<script>x()</script><div>One</div><div>Two&nbsp;too</div>",

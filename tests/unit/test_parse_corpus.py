@@ -1,4 +1,4 @@
-"""bot.parse against real-world mail: every message parses or raises ParseError.
+"""bot.mail.parse against real-world mail: every message parses or raises ParseError.
 
 Needs the shared corpora (see tests/corpora.py); skipped when they are absent.
 """
@@ -11,7 +11,7 @@ from datetime import UTC
 
 import pytest
 
-from bot.parse import ParseError, extract_forwarded, parse_message
+from bot.mail.parse import ParseError, extract_forwarded, parse_message
 from tests.corpora import CORPORA_DIR, corpus_messages, requires_corpora
 
 pytestmark = requires_corpora

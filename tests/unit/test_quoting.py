@@ -1,10 +1,10 @@
-"""Tests for bot.quoting: HTML flattening and finding the author's own lines."""
+"""Tests for bot.mail.quoting: HTML flattening and finding the author's own lines."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.quoting import html_to_text, top_lines, top_text
+from bot.mail.quoting import html_to_text, top_lines, top_text
 
 ATTRIBUTION = "On Mon, 2 Nov 2026 at 10:15, Maya Chen <maya@example.org> wrote:"
 

@@ -11,7 +11,7 @@ from bot.commands.tags import (
     subject_tags,
     suggest,
 )
-from bot.quoting import top_text
+from bot.mail.quoting import top_text
 
 KNOWN = ("resolve", "reopen", "recuse", "contact", "onfile", "note", "status", "help",
          "safety", "harassment", "consequence")

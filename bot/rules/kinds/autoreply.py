@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, field_validator
 from sqlmodel import col, select
 
-from bot.models import Outbox
-from bot.msgids import is_own
-from bot.quoting import html_to_text
+from bot.mail.msgids import is_own
+from bot.mail.quoting import html_to_text
 from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
+from bot.store.models import Outbox
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 
 def normalise_address(addr: str | None) -> str:

@@ -11,7 +11,7 @@ from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 
 class HeaderMatchPolicy(Policy):

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, select
 
-from bot.annotations import Discrepancy, Recipient, check_annotations
 from bot.hygiene.addresses import (
     AddressBook,
     display,
@@ -63,14 +62,15 @@ from bot.hygiene.policies import (
     ReporterLeakPolicy,
     UnseenCitationPolicy,
 )
-from bot.message import Address, ParsedMessage
-from bot.models import Case, Participant
-from bot.msgids import own_case_id
-from bot.render import clean_header
+from bot.mail.annotations import Discrepancy, Recipient, check_annotations
+from bot.mail.message import Address, ParsedMessage
+from bot.mail.msgids import own_case_id
+from bot.outbound.render import clean_header
 from bot.rules.base import RuleHit, RuleKind, rule_kind
+from bot.store.models import Case, Participant
 
 if TYPE_CHECKING:
-    from bot.pipeline import MessageContext
+    from bot.filing.pipeline import MessageContext
 
 # Kinds of filed message the checks look at: replies and forwards within a case.
 CHECKED_KINDS = frozenset({"inbound", "forwarded"})

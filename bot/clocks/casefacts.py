@@ -1,0 +1,249 @@
+"""What the clocks need to know about one case, derived from the database each time.
+
+Nothing here is stored: the facts are read from the case's messages, outbox rows
+and events on every scheduler run, so a restart or a missed run changes nothing.
+
+"Mail to the reporter" means either a filed message from a member whose To or
+Cc holds a reporter's address (the conduct address is copied, so members' mail
+reaches the bot), or an outbox row addressed to a reporter that is not the
+automatic acknowledgement and did not fail.
+
+A member's message counts (toward mail to the reporter, or as the report after
+`#unilateral`) only when it passes the same sender authentication as commands
+(`bot.mail.auth`): anyone can write a member's address into From, and a forged
+"reply" must not silence the reminders that keep a reporter from being forgotten.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from bot.core.config import Config, Member
+from bot.core.events import EventKind
+from bot.mail.auth import verify_member
+from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
+from bot.store.records import STATUS_ONGOING
+
+# Evidence that the case involves physical danger (besides Safety Risk = Yes):
+# the intake's urgent notice to every member, and events naming such a notice.
+URGENT_OUTBOX_KINDS = frozenset({"urgent"})
+URGENT_EVENT_KINDS = frozenset({EventKind.URGENT_NOTICE_QUEUED})
+ACK_KIND = "acknowledgement"
+
+# Parsed To/Cc of filed messages and whether their sender authenticated as a member,
+# by (database, message row id, authserv-id).  Raw mail never changes once stored, so
+# the cache never goes stale; it only bounds re-parsing.
+_HeaderFacts = tuple[frozenset[str], bool]
+_RECIPIENTS: OrderedDict[tuple[str, int, str], _HeaderFacts] = OrderedDict()
+_RECIPIENTS_MAX = 20_000
+
+# (row id, Message-ID, sender, received at, kind) of one filed message.
+_Msg = tuple[int, str | None, str | None, datetime, str]
+
+
+@dataclass
+class Unilateral:
+    """One `#unilateral` clock: who acted, when they said so, and whether they reported."""
+
+    event_id: int
+    member: str
+    at: datetime
+    reported_at: datetime | None
+
+
+@dataclass
+class CaseFacts:
+    """Everything the reminders and the digest derive from one case."""
+
+    case: Case
+    reporters: set[str]
+    recused: set[str]  # main emails of recused members (and their raw addresses)
+    backfilled: bool  # the report itself was filed by import/backfill
+    opened_at: datetime  # when the group got the case: its first message's arrival
+    first_live_at: datetime | None  # first message filed live (not backfill)
+    ack_sent_at: datetime | None
+    first_contact_at: datetime | None
+    last_contact_at: datetime | None
+    urgent: bool
+    unilateral: list[Unilateral] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def ongoing(self) -> bool:
+        """True while the case's status is Ongoing."""
+        return self.case.status == STATUS_ONGOING
+
+    @property
+    def has_reporter(self) -> bool:
+        """True when there is someone outside the group to acknowledge and inform."""
+        return bool(self.reporters)
+
+    def reminders_sent(self, key: str) -> list[Event]:
+        """The "reminder_sent" events for reminder `key`, oldest first."""
+        return [e for e in self.events
+                if e.kind == EventKind.REMINDER_SENT and e.data.get("key") == key]
+
+
+def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config) -> _HeaderFacts:
+    """(To/Cc addresses, sender authenticated as a member) of one filed message."""
+    cached = _RECIPIENTS.get(key)
+    if cached is not None:
+        _RECIPIENTS.move_to_end(key)
+        return cached
+    # Headers only: cheap, and compat32 never fails on odd header values.
+    msg = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    values = [str(v) for name in ("to", "cc") for v in (msg.get_all(name) or [])]
+    found = frozenset(addr.strip().lower() for _n, addr in getaddresses(values) if "@" in addr)
+    trusted = verify_member(raw, config).ok
+    _RECIPIENTS[key] = (found, trusted)
+    if len(_RECIPIENTS) > _RECIPIENTS_MAX:
+        _RECIPIENTS.popitem(last=False)
+    return found, trusted
+
+
+def recused_members(session: Session, config: Config, case: Case) -> set[str]:
+    """Main emails of the members recused from `case` (plus the recorded addresses)."""
+    rows = session.exec(
+        select(Participant.address).where(
+            Participant.case_id == case.id, Participant.recused == True  # noqa: E712
+        )
+    ).all()
+    out: set[str] = set()
+    for addr in rows:
+        out.add(addr)
+        member = config.member_for(addr)
+        if member is not None:
+            out.add(member.email)
+    return out
+
+
+def _case_ids(session: Session, case: Case) -> list[int]:
+    merged = session.exec(select(Case.id).where(Case.merged_into == case.id)).all()
+    return [i for i in [case.id, *merged] if i is not None]
+
+
+def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
+    """Derive the clock-relevant facts of `case` (including cases merged into it)."""
+    ids = _case_ids(session, case)
+    members = set(config.member_address_map)
+    engine_key = str(session.get_bind().engine.url)
+
+    reporters = set(session.exec(
+        select(Participant.address).where(col(Participant.case_id).in_(ids),
+                                          Participant.role == "reporter")
+    ).all())
+    if case.reporter_address:
+        reporters.add(case.reporter_address.strip().lower())
+    reporters -= members
+    reporters.discard(config.conduct_address)
+
+    events = list(session.exec(
+        select(Event).where(col(Event.case_id).in_(ids)).order_by(col(Event.at), col(Event.id))
+    ).all())
+    filed = [e for e in events if e.kind == EventKind.MESSAGE_FILED]
+    backfill_ids = {e.message_id for e in filed if e.data.get("backfill")}
+    first_filed = min(filed, key=lambda e: e.id or 0) if filed else None
+    backfilled = bool(first_filed is not None and first_filed.data.get("backfill"))
+
+    msgs: list[_Msg] = [tuple(r) for r in session.execute(  # type: ignore[misc]
+        sa_select(col(InboundMessage.id), col(InboundMessage.message_id),
+                  col(InboundMessage.from_address), col(InboundMessage.received_at),
+                  col(InboundMessage.kind))
+        .where(col(InboundMessage.case_id).in_(ids))
+        .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
+    ).all()]
+    live = [m for m in msgs if m[4] != "own" and m[1] not in backfill_ids]
+    first_live_at = live[0][3] if live else None
+
+    contacts: list[datetime] = []
+    member_msgs = [m for m in msgs if m[2] in members and m[4] != "own"]
+    authserv = config.auth.authserv_id
+    missing = [m[0] for m in member_msgs if (engine_key, m[0], authserv) not in _RECIPIENTS]
+    raws: dict[int | None, bytes] = dict(session.exec(
+        select(InboundMessage.id, InboundMessage.raw)
+        .where(col(InboundMessage.id).in_(missing))
+    ).all()) if missing else {}
+    trusted: set[int] = set()
+    for m in member_msgs:
+        rcpts, authenticated = _header_facts((engine_key, m[0], authserv),
+                                             raws.get(m[0], b""), config)
+        if not authenticated:
+            continue
+        trusted.add(m[0])
+        if rcpts & reporters:
+            contacts.append(m[3])
+
+    ack_sent_at: datetime | None = None
+    urgent = (case.safety_risk or "").strip().lower() == "yes"
+    outbox = session.execute(
+        sa_select(col(Outbox.kind), col(Outbox.recipients), col(Outbox.status),
+                  col(Outbox.sent_at), col(Outbox.created_at))
+        .where(col(Outbox.case_id).in_(ids))
+    ).all()
+    for kind, recipients, status, sent_at, created_at in outbox:
+        if kind in URGENT_OUTBOX_KINDS:
+            urgent = True
+        if kind == ACK_KIND:
+            if status == "sent":
+                when = sent_at or created_at
+                ack_sent_at = when if ack_sent_at is None else min(ack_sent_at, when)
+            continue
+        if status != "failed" and reporters & {r.lower() for r in recipients}:
+            contacts.append(sent_at or created_at)
+    if any(e.kind in URGENT_EVENT_KINDS for e in events):
+        urgent = True
+
+    vouched = [m for m in msgs if m[0] in trusted]
+    unilateral = [_unilateral(e, vouched, config) for e in events
+                  if e.kind == EventKind.UNILATERAL_ACTION and not e.data.get("backfill")]
+    return CaseFacts(
+        case=case, reporters=reporters, recused=recused_members(session, config, case),
+        backfilled=backfilled, first_live_at=first_live_at,
+        opened_at=min((m[3] for m in msgs), default=case.date_reported),
+        ack_sent_at=ack_sent_at,
+        first_contact_at=min(contacts) if contacts else None,
+        last_contact_at=max(contacts) if contacts else None,
+        urgent=urgent, unilateral=unilateral, events=events,
+    )
+
+
+def _unilateral(ev: Event, msgs: list[_Msg], config: Config) -> Unilateral:
+    """The clock started by `ev`; reported by the member's next filed message in the case."""
+    member = config.member_for(ev.actor)
+    addrs = set(member.addresses) if member else {(ev.actor or "").lower()}
+    command_row = next((m[0] for m in msgs if ev.message_id and m[1] == ev.message_id), None)
+    reported: datetime | None = None
+    for row_id, mid, sender, received, kind in msgs:
+        if kind == "own" or sender not in addrs or mid == ev.message_id:
+            continue
+        # Order by filing (row id) when the command's message is known: under a
+        # frozen clock several messages share one timestamp.
+        later = (row_id or 0) > command_row if command_row is not None else received > ev.at
+        if later:
+            reported = received
+            break
+    return Unilateral(event_id=ev.id or 0, member=member.email if member else (ev.actor or ""),
+                      at=ev.at, reported_at=reported)
+
+
+def point_of_contact(config: Config, case: Case) -> Member | None:
+    """The member named as the case's point of contact (by address or name), if any."""
+    value = (case.point_of_contact or "").strip()
+    if not value:
+        return None
+    member = config.member_for(value)
+    if member is not None:
+        return member
+    lowered = value.lower()
+    for m in config.members:
+        if m.name.lower() == lowered:
+            return m
+    return None

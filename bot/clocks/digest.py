@@ -1,0 +1,342 @@
+"""The chair's daily digest: where every case stands, in code names and dates only.
+
+Once a day, after `schedule.digest_time` in `schedule.timezone`, each chair gets
+one mail (plain text plus an HTML table) listing: new cases since their last
+digest, cases awaiting an acknowledgement or a first response, overdue
+reminders, ongoing cases by age, recently resolved cases, and the held
+commands and warnings since the last digest.  No names, no addresses, no
+subjects, no report text: only case code names, dates and fixed labels.
+
+Recusal: a case's lines go to the chairs who are not recused from it; when
+every chair is, they go to one non-recused member instead (the point of
+contact if they qualify, else the first on the roster), who then gets a digest
+holding just those lines.
+
+Once per recipient per day, even across restarts and several instances: the
+`DigestClaim` row (unique recipient + day) is inserted in the same transaction
+as the outbox row, and a losing instance's insert fails and rolls back.  A
+chair's empty day is claimed too (without mail unless
+`schedule.digest_when_empty`), so the digest never arrives at a random hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
+from bot.clocks.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
+from bot.core.app import App
+from bot.core.clock import digest_due, format_day, format_moment, local_day
+from bot.core.config import Config
+from bot.core.events import EventKind
+from bot.core.log import get_logger
+from bot.outbound.outbox import queue_mail
+from bot.store.db import session_scope
+from bot.store.models import Case, DigestClaim, Event, Outbox
+from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED, live_case
+
+log = get_logger("digest")
+
+TEMPLATE = "digest"
+# (key, title, column headers): the digest's sections in order.
+SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("new", "New cases since the last digest", ("Case", "Reported")),
+    ("awaiting_ack", "Awaiting acknowledgement", ("Case", "Reported", "Due", "State")),
+    ("awaiting_response", "Awaiting a first response to the reporter",
+     ("Case", "Reported", "Due", "State")),
+    ("overdue", "Overdue reminders", ("Case", "What", "Due since", "Reminders sent")),
+    ("ongoing", "Ongoing cases by age",
+     ("Case", "Reported", "Age (days)", "Last mail to reporter", "Notes")),
+    ("resolved", "Recently resolved", ("Case", "Resolved on", "Resolved by")),
+    ("held", "Held commands", ("Case", "When")),
+    ("warnings", "Warnings", ("Case", "When", "What")),
+)
+NO_CASE = "(no case)"
+
+
+@dataclass
+class Digest:
+    """One recipient's digest for one day: rows per section, all plain strings."""
+
+    recipient: str
+    day: date
+    since: datetime
+    now: datetime
+    rows: dict[str, list[list[str]]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to say."""
+        return not any(self.rows.values())
+
+    def context(self, config: Config) -> dict[str, Any]:
+        """Template data: sections with titles, headers, rows and text column widths."""
+        zone = config.schedule.zone
+        sections = []
+        for key, title, headers in SECTIONS:
+            rows = self.rows.get(key, [])
+            widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+            sections.append({"key": key, "title": title, "headers": list(headers),
+                             "rows": rows, "widths": widths})
+        counts = {key: len(self.rows.get(key, [])) for key, _t, _h in SECTIONS}
+        return {
+            "day": format_day(self.day, zone),
+            "since": format_moment(self.since, zone),
+            "generated": format_moment(self.now, zone),
+            "sections": sections,
+            "counts": counts,
+            "empty": self.empty,
+            "conduct_address": config.conduct_address,
+            "bot_name": config.bot.name,
+            "signature": config.bot.signature,
+        }
+
+
+def audience(config: Config, facts: CaseFacts) -> list[str]:
+    """Who sees this case's lines: non-recused chairs, else one non-recused member."""
+    chairs = [m.email for m in config.chairs if m.email not in facts.recused]
+    if chairs:
+        return chairs
+    contact = point_of_contact(config, facts.case)
+    if contact is not None and contact.email not in facts.recused:
+        return [contact.email]
+    return next(([m.email] for m in config.members if m.email not in facts.recused), [])
+
+
+def global_audience(config: Config) -> list[str]:
+    """Who sees lines that belong to no case: the chairs (else the first member)."""
+    chairs = [m.email for m in config.chairs]
+    return chairs or [m.email for m in config.members[:1]]
+
+
+def last_digest_at(session: Session, recipient: str, before: date) -> datetime | None:
+    """When `recipient`'s most recent digest before day `before` was claimed."""
+    row = session.exec(
+        select(DigestClaim.claimed_at)
+        .where(DigestClaim.recipient == recipient, col(DigestClaim.day) < before)
+        .order_by(col(DigestClaim.claimed_at).desc())
+    ).first()
+    return row
+
+
+def already_claimed(session: Session, recipient: str, day: date) -> bool:
+    """True when `recipient`'s digest for `day` was claimed (sent or empty)."""
+    return session.exec(select(DigestClaim.id).where(
+        DigestClaim.recipient == recipient, DigestClaim.day == day)).first() is not None
+
+
+@dataclass
+class _World:
+    """Everything read once for all recipients of one digest run."""
+
+    facts: list[CaseFacts]
+    codes: dict[int, str]
+    audiences: dict[int, list[str]]
+    events: list[Event]
+    outbox: list[Outbox]
+    templates: dict[str, str]
+
+
+def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
+    cases = list(session.exec(
+        select(Case).where(Case.merged_into == None)  # noqa: E711
+        .order_by(col(Case.date_reported), col(Case.id))
+    ).all())
+    facts = [case_facts(session, config, c) for c in cases]
+    audiences = {f.case.id or 0: audience(config, f) for f in facts}
+    codes: dict[int, str] = {}
+    # Events and mail of cases merged away report under the case they live on in.
+    for c in session.exec(select(Case)).all():
+        live = live_case(session, c.id or 0) or c
+        codes[c.id or 0] = live.code
+        audiences.setdefault(c.id or 0, audiences.get(live.id or 0, []))
+    events = list(session.exec(
+        select(Event).where(col(Event.at) > earliest,
+                            or_(col(Event.kind).in_(["command_held", "quarantined",
+                                                     "mail_queued"]),
+                                col(Event.kind).contains("warning")))
+        .order_by(col(Event.at), col(Event.id))
+    ).all())
+    outbox = list(session.exec(
+        select(Outbox).where(or_(col(Outbox.status) == "failed",
+                                 and_(col(Outbox.kind) == "warning",
+                                      col(Outbox.created_at) > earliest)))
+        .order_by(col(Outbox.created_at), col(Outbox.id))
+    ).all())
+    templates = {e.message_id: str(e.data.get("template", "")) for e in events
+                 if e.kind == EventKind.MAIL_QUEUED and e.message_id}
+    return _World(facts, codes, audiences, events, outbox, templates)
+
+
+def _case_rows(config: Config, world: _World, recipient: str, since: datetime, now: datetime,
+               today: date) -> dict[str, list[list[str]]]:
+    zone = config.schedule.zone
+    recent = today - timedelta(days=config.schedule.digest_recent_days)
+    rows: dict[str, list[list[str]]] = {key: [] for key, _t, _h in SECTIONS}
+    for facts in world.facts:
+        case = facts.case
+        if recipient not in world.audiences.get(case.id or 0, []):
+            continue
+        reported = format_moment(case.date_reported, zone)
+        if since < facts.opened_at <= now and not facts.backfilled:
+            rows["new"].append([case.code, reported])
+        obs = obligations(facts, config)
+        for ob in obs:
+            state = "overdue" if ob.due <= now else "open"
+            if ob.kind == ACK_OVERDUE:
+                rows["awaiting_ack"].append([case.code, reported, format_moment(ob.due, zone),
+                                             state])
+            elif ob.kind == FIRST_RESPONSE:
+                rows["awaiting_response"].append([case.code, reported,
+                                                  format_moment(ob.due, zone), state])
+            if ob.due <= now:
+                rows["overdue"].append([case.code, ob.label, format_moment(ob.due, zone),
+                                        str(len(facts.reminders_sent(ob.key)))])
+        if case.status == STATUS_ONGOING:
+            notes = []
+            if facts.urgent:
+                notes.append("safety risk")
+            if case.review_date:
+                notes.append(f"review {case.review_date.isoformat()}")
+            age = (today - local_day(case.date_reported, zone)).days
+            last = format_day(facts.last_contact_at, zone) if facts.last_contact_at else "none"
+            rows["ongoing"].append([case.code, format_day(case.date_reported, zone), str(age),
+                                    last, ", ".join(notes)])
+        elif (case.status == STATUS_RESOLVED and case.resolution_date is not None
+              and case.resolution_date >= recent):
+            rows["resolved"].append([case.code, format_day(case.resolution_date, zone),
+                                     case.resolution_source or ""])
+    return rows
+
+
+def _sees(world: _World, config: Config, recipient: str, case_id: int | None) -> bool:
+    if case_id is None:
+        return recipient in global_audience(config)
+    return recipient in world.audiences.get(case_id, [])
+
+
+def _activity_rows(config: Config, world: _World, recipient: str, since: datetime,
+                   now: datetime) -> dict[str, list[list[str]]]:
+    """Held commands and warnings in (since, now]; failed deliveries whenever they happened."""
+    zone = config.schedule.zone
+    held: list[list[str]] = []
+    warnings: list[tuple[datetime, list[str]]] = []
+    mailed: set[tuple[int | None, datetime]] = set()
+    quarantined = 0
+
+    def code_of(case_id: int | None) -> str:
+        return world.codes.get(case_id, NO_CASE) if case_id else NO_CASE
+
+    for row in world.outbox:
+        if not _sees(world, config, recipient, row.case_id):
+            continue
+        if row.status == "failed":
+            warnings.append((row.created_at, [
+                code_of(row.case_id), format_moment(row.created_at, zone),
+                f"{row.kind} mail could not be delivered (see cocbot outbox)"]))
+        elif row.kind == "warning" and since < row.created_at <= now:
+            what = (world.templates.get(row.message_id, "") or "warning").replace("_", " ")
+            warnings.append((row.created_at, [code_of(row.case_id),
+                                              format_moment(row.created_at, zone),
+                                              f"warning mail ({what})"]))
+            mailed.add((row.case_id, row.created_at.replace(microsecond=0)))
+    for ev in world.events:
+        if not since < ev.at <= now or not _sees(world, config, recipient, ev.case_id):
+            continue
+        if ev.kind == EventKind.COMMAND_HELD:
+            held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
+        elif ev.kind == EventKind.QUARANTINED:
+            quarantined += 1
+        elif "warning" in ev.kind and (ev.case_id, ev.at.replace(microsecond=0)) not in mailed:
+            # A warning recorded without a mail of its own (one line per warning).
+            warnings.append((ev.at, [code_of(ev.case_id), format_moment(ev.at, zone),
+                                     ev.kind.replace("_", " ")]))
+    if quarantined and recipient in global_audience(config):
+        warnings.append((now, [NO_CASE, format_moment(now, zone),
+                               f"{quarantined} message(s) quarantined (see cocbot quarantine)"]))
+    warnings.sort(key=lambda item: item[0])
+    return {"held": held, "warnings": [line for _at, line in warnings]}
+
+
+def recipients(config: Config, world: _World) -> list[str]:
+    """Chairs first, then any member who stands in for recused chairs, roster order."""
+    wanted = set(global_audience(config))
+    for aud in world.audiences.values():
+        wanted.update(aud)
+    return [m.email for m in config.members if m.email in wanted]
+
+
+def build_digests(session: Session, app: App, now: datetime,
+                  only: Sequence[str] = ()) -> list[Digest]:
+    """Every digest due for the local day of `now` (or for `only` recipients); no claims."""
+    config = app.config
+    day = local_day(now, config.schedule.zone)
+    default_since = now - timedelta(days=1)
+    sinces = {}
+    for member in config.members:
+        sinces[member.email] = last_digest_at(session, member.email, day) or default_since
+    earliest = min(sinces.values(), default=default_since)
+    world = _read_world(session, config, earliest)
+    wanted = [r.lower() for r in only]
+    out = []
+    for recipient in recipients(config, world):
+        if wanted and recipient not in wanted:
+            continue
+        since = sinces[recipient]
+        rows = _case_rows(config, world, recipient, since, now, day)
+        rows.update(_activity_rows(config, world, recipient, since, now))
+        out.append(Digest(recipient=recipient, day=day, since=since, now=now, rows=rows))
+    return out
+
+
+def send_digests(app: App, now: datetime, *, force: bool = False,
+                 only: Sequence[str] = ()) -> int:
+    """Claim and queue today's digest for each recipient not yet claimed; returns mails queued.
+
+    `force` sends even an empty digest (the `cocbot digest` command).
+    """
+    config = app.config
+    with session_scope(app.engine) as session:
+        digests = [d for d in build_digests(session, app, now, only)
+                   if not already_claimed(session, d.recipient, d.day)]
+    chairs = {m.email for m in config.chairs}
+    queued = 0
+    for digest in digests:
+        say = not digest.empty or config.schedule.digest_when_empty or force
+        if not say and digest.recipient not in chairs:
+            continue
+        try:
+            with session_scope(app.engine) as session:
+                claim = DigestClaim(recipient=digest.recipient, day=digest.day, claimed_at=now)
+                session.add(claim)
+                session.flush()  # the unique key decides who sends; a loser stops here
+                if say:
+                    row = queue_mail(session, app, kind="digest", template=TEMPLATE,
+                                     to=[digest.recipient], context=digest.context(config))
+                    claim.outbox_message_id = row.message_id
+                    session.add(claim)
+                    queued += 1
+                    log.info("digest queued", day=digest.day.isoformat(),
+                             message_id=row.message_id,
+                             lines=sum(len(r) for r in digest.rows.values()))
+                else:
+                    log.info("digest empty; nothing sent", day=digest.day.isoformat())
+        except IntegrityError:
+            log.info("digest already claimed by another run", day=digest.day.isoformat())
+    return queued
+
+
+def run_digests(app: App) -> int:
+    """Send today's digests when the digest time has passed; returns mails queued."""
+    now = app.now_utc()
+    sched = app.config.schedule
+    if digest_due(now, sched.zone, sched.digest_time) is None:
+        return 0
+    return send_digests(app, now)

@@ -1,0 +1,292 @@
+"""Reminders: the manual's clocks, kept from the database on every scheduler run.
+
+Each clock is an *obligation* derived from the case's current state (never
+stored): while it is open and past due, its reminder goes out, then again no
+sooner than `schedule.reminder_repeat_hours` later, until the state change that
+answers it closes it.  Every reminder sent is a "reminder_sent" event (with the
+obligation's `key`) written in the same transaction as its outbox row, so a
+restart or a second instance never sends one twice; when a reminded obligation
+closes, a "reminder_cleared" event records it once.
+
+Clocks (key: due -> to; closed by):
+
+- ack_overdue: report + ack_overdue_hours -> the chair(s); closed by the
+  acknowledgement being sent, or by any member writing to the reporter.
+- first_response: report + first_response_days -> point of contact (else the
+  chair); closed by a member writing to the reporter.
+- progress:<anchor>: last mail to the reporter + progress_update_days -> point
+  of contact; closed by new mail to the reporter (which opens the next one).
+- unilateral:<event id>: `#unilateral` + unilateral_report_hours -> that
+  member; closed by their next message filed in the case.
+- review:<date>: the review date (local midnight) -> point of contact; closed
+  by `#review` with another date, or `#review done`.
+
+The first three apply to Ongoing cases with a reporter outside the group whose
+report was not backfilled.  Outside working days/hours in `schedule.timezone`
+reminders wait, unless the case is urgent (Safety Risk "Yes", or the danger
+notice went out).  Recused members never get a reminder about the case.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
+from bot.core.app import App
+from bot.core.clock import at_local, format_day, format_moment, is_working_time
+from bot.core.config import Config
+from bot.core.events import EventKind
+from bot.core.log import get_logger
+from bot.outbound.outbox import queue_mail
+from bot.store.db import session_scope
+from bot.store.models import Case, Event
+from bot.store.records import STATUS_ONGOING, add_event, live_case
+
+log = get_logger("reminders")
+
+ACK_OVERDUE = "ack_overdue"
+FIRST_RESPONSE = "first_response"
+PROGRESS = "progress"
+UNILATERAL = "unilateral"
+REVIEW = "review"
+
+TEMPLATES = {
+    ACK_OVERDUE: "reminder_ack_overdue",
+    FIRST_RESPONSE: "reminder_first_response",
+    PROGRESS: "reminder_progress",
+    UNILATERAL: "reminder_unilateral",
+    REVIEW: "reminder_review",
+}
+# What each reminder is about, for the digest (no case content).
+LABELS = {
+    ACK_OVERDUE: "no acknowledgement has gone to the reporter",
+    FIRST_RESPONSE: "no member has written to the reporter yet",
+    PROGRESS: "no progress update to the reporter",
+    UNILATERAL: "unilateral action not yet reported to the group",
+    REVIEW: "review date reached",
+}
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One open clock on a case."""
+
+    kind: str  # ack_overdue | first_response | progress | unilateral | review
+    key: str  # unique per clock instance within the case
+    started: datetime
+    due: datetime
+    audience: str  # "chair" | "contact" | "member"
+    member: str | None = None  # for audience "member"
+
+    @property
+    def template(self) -> str:
+        """The reminder's mail template."""
+        return TEMPLATES[self.kind]
+
+    @property
+    def label(self) -> str:
+        """A short description for the digest."""
+        return LABELS[self.kind]
+
+
+def _minute(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
+    """The clocks open on the case right now (due or not yet due)."""
+    sched = config.schedule
+    case = facts.case
+    out: list[Obligation] = []
+    if case.merged_into is not None:
+        return out
+    # A report a member forwarded days later starts the clocks when the group got it.
+    reported = max(case.date_reported, facts.opened_at)
+    if facts.ongoing and facts.has_reporter:
+        if not facts.backfilled:
+            if facts.ack_sent_at is None and facts.first_contact_at is None:
+                out.append(Obligation(ACK_OVERDUE, ACK_OVERDUE, reported,
+                                      reported + timedelta(hours=sched.ack_overdue_hours),
+                                      "chair"))
+            if facts.first_contact_at is None:
+                out.append(Obligation(FIRST_RESPONSE, FIRST_RESPONSE, reported,
+                                      reported + timedelta(days=sched.first_response_days),
+                                      "contact"))
+        anchor: datetime | None = facts.last_contact_at
+        if facts.backfilled:
+            # Imported history starts the clock only once the case is live again.
+            if facts.first_live_at is not None:
+                anchor = max(anchor, facts.first_live_at) if anchor else facts.first_live_at
+            else:
+                anchor = None
+        if anchor is not None:
+            out.append(Obligation(PROGRESS, f"{PROGRESS}:{_minute(anchor)}", anchor,
+                                  anchor + timedelta(days=sched.progress_update_days),
+                                  "contact"))
+    for uni in facts.unilateral:
+        if uni.reported_at is None:
+            out.append(Obligation(UNILATERAL, f"{UNILATERAL}:{uni.event_id}", uni.at,
+                                  uni.at + timedelta(hours=sched.unilateral_report_hours),
+                                  "member", member=uni.member))
+    if case.review_date is not None:
+        start = at_local(case.review_date, datetime.min.time(), sched.zone)
+        out.append(Obligation(REVIEW, f"{REVIEW}:{case.review_date.isoformat()}", start, start,
+                              "contact"))
+    return out
+
+
+def chair_recipients(config: Config, recused: set[str]) -> list[str]:
+    """Non-recused chairs; failing that, every non-recused member."""
+    chairs = [m.email for m in config.chairs if m.email not in recused]
+    if chairs:
+        return chairs
+    return [m.email for m in config.members if m.email not in recused]
+
+
+def recipients_for(config: Config, facts: CaseFacts, ob: Obligation) -> tuple[list[str], bool]:
+    """Who gets the reminder for `ob`, and whether they stand in for someone.
+
+    Never a member recused from the case: a reminder meant for a recused (or
+    missing) point of contact or acting member goes to the chair(s) instead.
+    """
+    recused = facts.recused
+    if ob.audience == "member" and ob.member:
+        member = config.member_for(ob.member)
+        if member is not None and member.email not in recused:
+            return [member.email], False
+        return chair_recipients(config, recused), True
+    if ob.audience == "contact":
+        contact = point_of_contact(config, facts.case)
+        if contact is not None and contact.email not in recused:
+            return [contact.email], False
+        # No point of contact yet is the normal case early on: the chair is it.
+        return chair_recipients(config, recused), contact is not None
+    return chair_recipients(config, recused), False
+
+
+def due_now(ob: Obligation, facts: CaseFacts, config: Config, now: datetime) -> bool:
+    """True when `ob`'s reminder should go out at `now` (due, in hours, not repeated early)."""
+    sched = config.schedule
+    if now < ob.due:
+        return False
+    if not facts.urgent and not is_working_time(now, sched.zone, sched.working_hours,
+                                                sched.working_days):
+        return False
+    sent = facts.reminders_sent(ob.key)
+    return not (sent and now - sent[-1].at < timedelta(hours=sched.reminder_repeat_hours))
+
+
+def _context(config: Config, facts: CaseFacts, ob: Obligation, now: datetime,
+             fallback: bool) -> dict[str, Any]:
+    zone = config.schedule.zone
+    elapsed = now - ob.started
+    return {
+        "reported": format_moment(facts.case.date_reported, zone),
+        "started": format_moment(ob.started, zone),
+        "due": format_moment(ob.due, zone),
+        "now": format_moment(now, zone),
+        "elapsed_days": elapsed.days,
+        "elapsed_hours": int(elapsed.total_seconds() // 3600),
+        "review_date": format_day(facts.case.review_date, zone) if facts.case.review_date else "",
+        "last_contact": (format_day(facts.last_contact_at, zone)
+                         if facts.last_contact_at else ""),
+        "reminder_number": len(facts.reminders_sent(ob.key)) + 1,
+        "repeat_hours": config.schedule.reminder_repeat_hours,
+        "has_contact": point_of_contact(config, facts.case) is not None,
+        "fallback": fallback,
+        "urgent": facts.urgent,
+        "ack_overdue_hours": config.schedule.ack_overdue_hours,
+        "first_response_days": config.schedule.first_response_days,
+        "progress_update_days": config.schedule.progress_update_days,
+        "unilateral_report_hours": config.schedule.unilateral_report_hours,
+    }
+
+
+def _answered(facts: CaseFacts, open_keys: set[str]) -> list[str]:
+    """Keys that were reminded about, are no longer open, and are not yet marked cleared."""
+    sent = {e.data.get("key") for e in facts.events if e.kind == EventKind.REMINDER_SENT}
+    cleared = {e.data.get("key") for e in facts.events if e.kind == EventKind.REMINDER_CLEARED}
+    return sorted(k for k in sent - cleared - open_keys if isinstance(k, str))
+
+
+def _clear_answered(session: Session, facts: CaseFacts, open_keys: set[str],
+                    now: datetime) -> None:
+    """Record once that a reminded obligation was answered."""
+    for key in _answered(facts, open_keys):
+        add_event(session, facts.case, EventKind.REMINDER_CLEARED, at=now, key=key,
+                  reminder=key.split(":", 1)[0])
+        log.info("reminder cleared", case=facts.case.code, reminder=key)
+
+
+def remind_case(session: Session, app: App, case: Case) -> int:
+    """Send the reminders due on `case` now (caller's transaction); returns how many."""
+    now = app.now_utc()
+    facts = case_facts(session, app.config, case)
+    obs = obligations(facts, app.config)
+    _clear_answered(session, facts, {o.key for o in obs}, now)
+    sent = 0
+    for ob in obs:
+        if not due_now(ob, facts, app.config, now):
+            continue
+        to, fallback = recipients_for(app.config, facts, ob)
+        if not to:
+            log.warning("reminder has no one to go to", case=case.code, reminder=ob.kind)
+            continue
+        row = queue_mail(session, app, kind="reminder", template=ob.template, to=to, case=case,
+                         context=_context(app.config, facts, ob, now, fallback))
+        add_event(session, case, EventKind.REMINDER_SENT, at=now, message_id=row.message_id,
+                  key=ob.key, reminder=ob.kind, to=to, due=ob.due.isoformat(),
+                  urgent=facts.urgent)
+        log.info("reminder queued", case=case.code, reminder=ob.kind,
+                 message_id=row.message_id)
+        sent += 1
+    return sent
+
+
+def _candidates(app: App) -> list[int]:
+    """Cases that may have something to send or clear (read-only pass)."""
+    now = app.now_utc()
+    ids: list[int] = []
+    with session_scope(app.engine) as session:
+        # Resolved cases only matter with a review date or a clock of their own.
+        clocked = set(session.exec(select(Event.case_id).where(
+            col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT]))).all())
+        for child, parent in session.exec(select(Case.id, Case.merged_into)).all():
+            root = live_case(session, parent) if child in clocked and parent else None
+            if root is not None:
+                clocked.add(root.id)
+        for case in session.exec(select(Case).where(Case.merged_into == None)).all():  # noqa: E711
+            if (case.status != STATUS_ONGOING and case.review_date is None
+                    and case.id not in clocked):
+                continue
+            facts = case_facts(session, app.config, case)
+            obs = obligations(facts, app.config)
+            if any(due_now(o, facts, app.config, now) for o in obs) or _answered(
+                    facts, {o.key for o in obs}):
+                ids.append(case.id or 0)
+    return ids
+
+
+def run_reminders(app: App) -> int:
+    """Send every reminder due at app.now(), one transaction per case; returns how many."""
+    total = 0
+    for case_id in _candidates(app):
+        try:
+            with session_scope(app.engine) as session:
+                # Take the case's row lock first (a no-op UPDATE: a row lock on
+                # PostgreSQL, the write lock on SQLite), then re-read: a second
+                # instance running the same job waits here and then sees our events.
+                session.execute(update(Case).where(Case.id == case_id)  # type: ignore[arg-type]
+                                .values(code=Case.code))
+                case = session.get(Case, case_id)
+                if case is None:
+                    continue
+                total += remind_case(session, app, case)
+        except Exception:
+            log.exception("reminders failed for one case", case_id=case_id)
+    return total

@@ -1,0 +1,111 @@
+"""Threading: which case does a message belong to?
+
+Best evidence first:
+1. one of the bot's own Message-IDs (case id under a keyed MAC), in the
+   message's own id or among the ids it cites;
+2. any id in In-Reply-To / References already known to a case (every cited id
+   is remembered, so a reply citing a message the bot never saw still lands
+   right, and a parent arriving after its reply finds it); when the cited ids
+   point at two cases, this message ties them and they are merged;
+3. the case code name in the subject (``[CoC home-shelf]``), but only from a
+   member or a participant of that case.
+Ids without an ``@`` were already dropped by the parser and link nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from bot.mail.message import ParsedMessage
+from bot.mail.msgids import own_case_id
+from bot.store.codenames import find_code_in_subject
+from bot.store.models import Case, CaseMessage
+from bot.store.records import find_case, is_participant, live_case, merge_cases
+
+
+@dataclass
+class ThreadMatch:
+    """The case found for a message and why."""
+
+    case: Case | None
+    how: str  # own-id | references | subject | none
+    merged: list[str]
+
+
+def _cases_for_ids(session: Session, ids: list[str]) -> dict[int, Case]:
+    if not ids:
+        return {}
+    rows = session.exec(select(CaseMessage).where(col(CaseMessage.message_id).in_(ids))).all()
+    found: dict[int, Case] = {}
+    for row in rows:
+        case = live_case(session, row.case_id)
+        if case is not None and case.id is not None:
+            found[case.id] = case
+    return found
+
+
+def match_case(
+    session: Session, pm: ParsedMessage, secret: str, *, sender_is_member: bool
+) -> ThreadMatch:
+    """Find (and, when one message ties two cases, merge) the case for `pm`."""
+    cited = pm.cited_ids
+    merged: list[str] = []
+
+    for mid in [pm.message_id, *cited]:
+        cid = own_case_id(secret, mid)
+        if cid:
+            case = live_case(session, cid)
+            if case is not None:
+                return ThreadMatch(case, "own-id", merged)
+
+    # The message's own id counts too: a reply that arrived first already cited it.
+    own = [pm.message_id] if pm.message_id else []
+    candidates = _cases_for_ids(session, [*own, *cited])
+    if candidates:
+        ordered = sorted(candidates.values(), key=lambda c: (c.date_reported, c.id or 0))
+        keep = ordered[0]
+        for other in ordered[1:]:
+            merge_cases(session, keep, other, message_id=pm.message_id)
+            merged.append(other.code)
+        return ThreadMatch(keep, "references", merged)
+
+    code = find_code_in_subject(pm.subject)
+    if code:
+        case = find_case(session, code)
+        sender = pm.first_from
+        if case is not None and (
+            sender_is_member or is_participant(session, case, sender.addr if sender else None)
+        ):
+            return ThreadMatch(case, "subject", merged)
+
+    return ThreadMatch(None, "none", merged)
+
+
+def remember_ids(
+    session: Session, case: Case, pm: ParsedMessage, *, inbound_id: int | None,
+    own_id: str | None = None,
+) -> None:
+    """Link the message's id (seen) and every id it cites (not seen) to `case`."""
+    mid = own_id or pm.message_id
+    if mid:
+        row = session.exec(select(CaseMessage).where(CaseMessage.message_id == mid)).first()
+        if row is None:
+            session.add(CaseMessage(message_id=mid, case_id=case.id or 0, seen=True,
+                                    inbound_id=inbound_id))
+        else:
+            row.seen = True
+            row.inbound_id = row.inbound_id or inbound_id
+            row.case_id = case.id or 0
+            session.add(row)
+    existing = set(
+        session.exec(
+            select(CaseMessage.message_id).where(col(CaseMessage.message_id).in_(pm.cited_ids))
+        ).all()
+    ) if pm.cited_ids else set()
+    for cited in pm.cited_ids:
+        if cited not in existing and cited != mid:
+            session.add(CaseMessage(message_id=cited, case_id=case.id or 0, seen=False))
+            existing.add(cited)
+    session.flush()

@@ -1,0 +1,106 @@
+"""What every intake does once raw bytes have arrived: one transaction each.
+
+A failure inside the pipeline (a bug, a database hiccup on one message) never
+stops intake and never loses the message: it is quarantined with the error's
+type as the reason, in a fresh transaction that also advances the cursor.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from bot.core.app import App
+from bot.core.log import get_logger
+from bot.filing.pipeline import Origin, Outcome, dedupe_key, process_message, quarantine
+from bot.mail.parse import ParseError, parse_message
+from bot.store.db import session_scope
+from bot.store.models import Setting
+
+log = get_logger("intake")
+
+InTxn = Callable[[Session], None]
+
+
+def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = None) -> Outcome:
+    """File `raw` in its own transaction; `in_txn` (e.g. advance a cursor) joins it."""
+    try:
+        with session_scope(app.engine) as session:
+            outcome = process_message(app, session, raw, origin)
+            if in_txn is not None:
+                in_txn(session)
+    except OperationalError as exc:
+        if not caused_by_message(exc):
+            # The database itself is unwell: let the caller retry later rather than
+            # quarantining good mail because of an outage.
+            raise
+        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
+    except Exception as exc:
+        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
+    app.outbox_wakeup.set()
+    return outcome
+
+
+# PostgreSQL reports some limits a single value breaks (an index row too large) as
+# OperationalError, like an outage; retrying such a message would stop intake forever.
+_MESSAGE_SQLSTATE_CLASSES = ("54",)  # program_limit_exceeded
+
+
+def caused_by_message(exc: OperationalError) -> bool:
+    """True when the error comes from this message's values, not from the database's health."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _MESSAGE_SQLSTATE_CLASSES
+
+
+def _quarantine_error(app: App, raw: bytes, origin: Origin, exc: Exception,
+                      in_txn: InTxn | None) -> Outcome:
+    """Quarantine `raw` after the pipeline failed on it, in a fresh transaction."""
+    log.exception("pipeline error; message quarantined", source=origin.source)
+    with session_scope(app.engine) as session:
+        outcome = quarantine(
+            session, raw, reason=f"internal error while filing: {type(exc).__name__}: "
+            f"{str(exc)[:200]}", kind="error", source=origin.source,
+        )
+        if in_txn is not None:
+            in_txn(session)
+    return outcome
+
+
+def backfill_cutoff(app: App, source_key: str) -> datetime:
+    """Mail that arrived before this is old: filed silently, never acknowledged.
+
+    The configured `intake.backfill_before`, else the moment the bot first read
+    this source less `intake.backfill_grace_minutes`, recorded once so that later
+    runs agree.  Whole seconds, because IMAP arrival times have no finer precision.
+    """
+    configured = app.config.intake.backfill_before
+    if configured is not None:
+        return datetime(configured.year, configured.month, configured.day, tzinfo=UTC)
+    with session_scope(app.engine) as session:
+        key = f"first_run:{source_key}"[:100]
+        row = session.get(Setting, key)
+        if row is None:
+            grace = timedelta(minutes=app.config.intake.backfill_grace_minutes)
+            first = (app.now_utc() - grace).replace(microsecond=0)
+            row = Setting(key=key, value=first.isoformat())
+            session.add(row)
+        return datetime.fromisoformat(row.value)
+
+
+def oversize_key(header: bytes, size: int) -> str:
+    """The quarantine key of an oversize message: the message's identity, not its UID.
+
+    A UID is only unique within one UIDVALIDITY (and a re-delivered copy gets a new one),
+    so keying on it quarantined the same message again on every rescan.  Its Message-ID
+    (else its header block and size) is what stays the same; hashed to bound the length.
+    """
+    try:
+        message_id = parse_message(header).message_id
+    except ParseError:
+        message_id = None
+    identity = dedupe_key(message_id, f"{hashlib.sha256(header).hexdigest()}:{size}")
+    return f"oversize:{hashlib.sha256(identity.encode()).hexdigest()}"
