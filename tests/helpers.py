@@ -11,8 +11,9 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import Any
 
-from bot.core.app import App, build_app
+from bot.core.app import App
 from bot.core.config import Config, parse_config
+from bot.store.bootstrap import build_app
 from bot.store.db import make_engine, upgrade
 
 AUTHSERV = "mx.test.example"

@@ -7,11 +7,6 @@ from typing import Any
 import click
 
 
-def register(main: click.Group) -> None:
-    """Attach the `digest` command to the `cocbot` group."""
-    main.add_command(digest_cmd)
-
-
 @click.command("digest")
 @click.option("--dry-run", is_flag=True,
               help="Print the digest(s) that would be sent; claim and send nothing.")
@@ -26,8 +21,7 @@ def digest_cmd(state: Any, dry_run: bool, now_text: str | None, to: tuple[str, .
     Without --dry-run the digest is claimed for today (so the scheduler sends
     no second one), queued even if it is empty, and delivered at once.
     """
-    # Imported here: bot.cli.main imports this module while it is itself loading.
-    from bot.cli.main import fail, parse_now
+    from bot.cli.common import fail, parse_now
     from bot.clocks.digest import build_digests, send_digests
     from bot.outbound.render import render_mail
     from bot.store.db import session_scope

@@ -31,6 +31,7 @@ from bot.core.events import EventKind
 from bot.mail.auth import verify_member
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.store.records import STATUS_ONGOING
+from bot.store.recusal import shut_out
 
 # Evidence that the case involves physical danger (besides Safety Risk = Yes):
 # the intake's urgent notice to every member, and events naming such a notice.
@@ -107,22 +108,6 @@ def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config) -> _Hea
     if len(_RECIPIENTS) > _RECIPIENTS_MAX:
         _RECIPIENTS.popitem(last=False)
     return found, trusted
-
-
-def recused_members(session: Session, config: Config, case: Case) -> set[str]:
-    """Main emails of the members recused from `case` (plus the recorded addresses)."""
-    rows = session.exec(
-        select(Participant.address).where(
-            Participant.case_id == case.id, Participant.recused == True  # noqa: E712
-        )
-    ).all()
-    out: set[str] = set()
-    for addr in rows:
-        out.add(addr)
-        member = config.member_for(addr)
-        if member is not None:
-            out.add(member.email)
-    return out
 
 
 def _case_ids(session: Session, case: Case) -> list[int]:
@@ -205,7 +190,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     unilateral = [_unilateral(e, vouched, config) for e in events
                   if e.kind == EventKind.UNILATERAL_ACTION and not e.data.get("backfill")]
     return CaseFacts(
-        case=case, reporters=reporters, recused=recused_members(session, config, case),
+        case=case, reporters=reporters, recused=shut_out(session, config, case),
         backfilled=backfilled, first_live_at=first_live_at,
         opened_at=min((m[3] for m in msgs), default=case.date_reported),
         ack_sent_at=ack_sent_at,

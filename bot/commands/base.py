@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from bot.core.app import App
     from bot.core.config import Member
-    from bot.filing.pipeline import MessageContext
+    from bot.filing.context import MessageContext
     from bot.store.models import Case
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.commands._common import normalise, record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
-from bot.commands.recuse import is_recused
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
+from bot.store.recusal import is_shut_out
 
 
 def find_member(config: Config, text: str) -> Member:
@@ -43,7 +43,7 @@ class Contact(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Set the case's point of contact."""
         member = find_member(cc.app.config, cc.args) if cc.args.strip() else cc.member
-        if is_recused(cc.session, cc.case, member):
+        if is_shut_out(cc.session, cc.app.config, cc.case, member):
             raise CommandError(f"{member.name} is recused from this case")
         old = cc.case.point_of_contact
         if old == member.email:

@@ -67,7 +67,7 @@ class OnFile(Command):
         """Queue the on-file acknowledgement (once) and resolve the case."""
         # Imported here: importing the module registers its handler, and the
         # handler chain's order is set by bot.handlers alone.
-        from bot.handlers.acknowledge import queue_acknowledgement
+        from bot.outbound.acknowledgement import queue_acknowledgement
 
         texts: list[str] = []
         changed: dict[str, object] = {}

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, col, select
-
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandResult, command
-from bot.core.config import Member
 from bot.core.events import EventKind
-from bot.store.models import Case, Participant
 from bot.store.records import ensure_participant
-
-
-def is_recused(session: Session, case: Case, member: Member) -> bool:
-    """True when `member` (under any of their addresses) recused from `case`."""
-    row = session.exec(
-        select(Participant.id).where(
-            Participant.case_id == case.id,
-            col(Participant.address).in_(member.addresses),
-            Participant.recused == True,  # noqa: E712
-        )
-    ).first()
-    return row is not None
+from bot.store.recusal import is_shut_out
 
 
 @command
@@ -38,7 +23,7 @@ class Recuse(Command):
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Mark the member recused on this case."""
-        if is_recused(cc.session, cc.case, cc.member):
+        if is_shut_out(cc.session, cc.app.config, cc.case, cc.member):
             return CommandResult("you are already recused from this case; nothing changed")
         row = ensure_participant(cc.session, cc.case, cc.member.email, cc.member.name, "member")
         row.recused = True

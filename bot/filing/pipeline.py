@@ -4,15 +4,16 @@
 the raw message, its case, every state change and every mail it causes (as
 outbox rows) commit together with the intake cursor, or not at all.
 
-Stages: dedupe -> parse (or quarantine) -> spam check -> thread into a case
-(or open one) -> store -> handlers (rules, commands, acknowledgement).
+Stages, each a small function below: parse (or quarantine) -> dedupe ->
+spam check -> place (thread into a case, or see it is a forward) -> open a
+case for a new report -> store -> record -> the handlers named in
+`bot.filing.pipelines` (acknowledgement, commands, hygiene).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlmodel import Session, select
@@ -21,6 +22,9 @@ from bot.core.app import App
 from bot.core.config import Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.filing import pipelines
+from bot.filing.context import MessageContext, Origin, Outcome, Status
+from bot.filing.quarantine import dedupe_key, quarantine
 from bot.filing.threads import ThreadMatch, match_case, remember_ids
 from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
@@ -33,92 +37,27 @@ log = get_logger("pipeline")
 
 
 @dataclass
-class Origin:
-    """Where a message came from and how to treat it."""
+class Arrival:
+    """One message on its way through the stages."""
 
-    source: str
-    received_at: datetime | None = None
-    # Backfill (import, or old mail on a first run) files silently: no mail goes out.
-    backfill: bool = False
-
-
-@dataclass
-class Outcome:
-    """What happened to one message."""
-
-    status: str  # filed | duplicate | replay | quarantined
-    message_id: str | None = None
-    case_code: str | None = None
-    reason: str | None = None
-    new_case: bool = False
-
-
-@dataclass
-class MessageContext:
-    """Everything a handler may look at or act on for one filed message."""
-
-    app: App
-    session: Session
-    pm: ParsedMessage
-    inbound: InboundMessage
-    case: Case
-    is_new_case: bool
+    raw: bytes
+    sha: str
     origin: Origin
+    pm: ParsedMessage
+    key: str
+
+
+@dataclass
+class Placement:
+    """Where a message goes and as what (the "place" stage's answer)."""
+
+    case: Case | None
     match: ThreadMatch
+    kind: str  # inbound | own | forwarded | report | forwarded-report
     sender_member: Member | None
+    own_id: bool
     forwarded: ParsedMessage | None = None
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def quiet(self) -> bool:
-        """True when no mail may be sent about this message (backfill/import)."""
-        return self.origin.backfill
-
-
-Handler = Callable[[MessageContext], None]
-
-
-def dedupe_key(pm_message_id: str | None, sha: str) -> str:
-    """Message-ID when there is one, else a hash of the raw bytes."""
-    return f"mid:{pm_message_id}" if pm_message_id else f"sha:{sha}"
-
-
-def quarantine(
-    session: Session,
-    raw: bytes,
-    *,
-    reason: str,
-    kind: str,
-    source: str,
-    key: str | None = None,
-    headers_only: bool = False,
-    size: int | None = None,
-) -> Outcome:
-    """Keep `raw` aside with `reason` (once per key) instead of filing it."""
-    key = key or f"sha:{hashlib.sha256(raw).hexdigest()}"
-    exists = session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first()
-    if exists is None:
-        row = Quarantine(dedupe_key=key, raw=raw, reason=reason, kind=kind, source=source,
-                         headers_only=headers_only, size=size if size is not None else len(raw))
-        session.add(row)
-        add_event(session, None, EventKind.QUARANTINED, category=kind, reason=reason, source=source)
-        session.flush()
-        # The reason can quote the mail (the bytes a parse failed on, an error's message):
-        # it is for `cocbot quarantine show`, and for the log at debug level only.
-        log.warning("message quarantined", kind=kind, quarantine_id=row.id)
-        log.debug("quarantine reason", quarantine_id=row.id, reason=reason)
-    return Outcome(status="quarantined", reason=reason)
-
-
-def _received(origin: Origin, pm: ParsedMessage, app: App) -> datetime:
-    when = origin.received_at or (pm.date if origin.backfill else None) or app.now()
-    return when.astimezone(UTC)
-
-
-def _handlers() -> list[Handler]:
-    from bot.handlers import HANDLERS
-
-    return HANDLERS
+    is_new: bool = False
 
 
 def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> Outcome:
@@ -129,113 +68,166 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     except ParseError as exc:
         return quarantine(session, raw, reason=f"cannot parse: {exc}", kind="unparsable",
                           source=origin.source)
+    msg = Arrival(raw=raw, sha=sha, origin=origin, pm=pm, key=dedupe_key(pm.message_id, sha))
+    early = _seen_before(app, session, msg) or _spam(session, msg)
+    if early is not None:
+        return early
 
-    key = dedupe_key(pm.message_id, sha)
-    existing = session.exec(select(InboundMessage).where(InboundMessage.dedupe_key == key)).first()
-    if existing is not None:
-        if existing.raw_sha256 == sha:
-            return Outcome(status="duplicate", message_id=pm.message_id)
-        return _replay(app, session, pm, existing, origin)
-    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == key)).first():
-        return Outcome(status="duplicate", message_id=pm.message_id)
-    if pm.message_id:
-        forwarded_copy = session.exec(select(InboundMessage).where(
-            InboundMessage.message_id == pm.message_id, InboundMessage.kind == "forwarded",
-        )).first()
-        if forwarded_copy is not None:
-            # A member already forwarded this very message into its case: filing it
-            # again would count it twice (and could warn twice).
-            case = session.get(Case, forwarded_copy.case_id) if forwarded_copy.case_id else None
-            add_event(session, case, EventKind.ORIGINAL_AFTER_FORWARD, message_id=pm.message_id)
-            return Outcome(status="duplicate", message_id=pm.message_id,
-                           case_code=case.code if case else None)
-
-    if (pm.header("X-Spam-Flag") or "").strip().upper() == "YES":
-        return quarantine(session, raw, reason="flagged as spam by the upstream filter",
-                          kind="spam", source=origin.source, key=key)
-
-    sender = pm.first_from
-    sender_member = app.config.member_for(sender.addr if sender else None)
-    own_id_case = own_case_id(app.secret, pm.message_id)
-    match = match_case(session, pm, app.secret, sender_is_member=sender_member is not None)
-    forwarded: ParsedMessage | None = None
-    kind = "inbound"
-    is_new = False
-    case = match.case
-
-    if own_id_case is not None:
-        kind = "own"
-    elif (sender_member is not None and (case is None or not pm.in_reply_to)
-          and _authenticated_member(app, raw)):
-        # Only a member whose mail authenticates may file a forwarded message as
-        # the original (or open a case for its sender): a forged forward could
-        # otherwise pre-empt a Message-ID or open a case in someone's name.
-        # A member's forward (attached or inline) is filed where the forwarded message
-        # belongs, also when its own subject tag already names the case.  A reply
-        # (In-Reply-To set) quoting a message is not a forward.
-        forwarded = extract_forwarded(pm)
-        if forwarded is not None:
-            inner = match_case(session, forwarded, app.secret, sender_is_member=False)
-            if inner.case is not None:
-                case, match, kind = inner.case, inner, "forwarded"
-            elif case is not None:
-                kind = "forwarded"
-
+    place = _place(app, session, msg)
     received = _received(origin, pm, app)
-    if case is None and _answers_caseless_bot_mail(app, pm):
-        return _file_without_case(app, session, pm, raw, sha, key, origin, received)
-    if case is None:
-        is_new = True
-        report = forwarded if forwarded is not None and sender_member is not None else pm
-        reporter = report.first_from
-        date_reported = received
-        if report is forwarded and forwarded is not None and forwarded.date is not None:
-            date_reported = forwarded.date.astimezone(UTC)
-        case = open_case(
-            session,
-            date_reported=date_reported,
-            reporter_address=reporter.key if reporter else None,
-            reporter_name=reporter.name if reporter else None,
-            message_id=pm.message_id,
-            how="forwarded by a member" if report is forwarded else "new report",
-        )
-        kind = "forwarded-report" if report is forwarded else "report"
-
-    # A forward into a case is filed as the original message (its sender, date and
-    # Message-ID), which closes the gap its absence left; the raw bytes stay the forward.
-    shown = forwarded if kind == "forwarded" and forwarded is not None else pm
-    inbound = _inbound_row(pm, shown, raw, sha, key, origin, received, case.id, kind)
-    session.add(inbound)
-    session.flush()
-    remember_ids(session, case, pm, inbound_id=inbound.id)
-    if forwarded is not None and (kind == "forwarded" or is_new):
-        remember_ids(session, case, forwarded, inbound_id=inbound.id)
-
-    if own_id_case is not None:
+    if place.case is None and _answers_caseless_bot_mail(app, pm):
+        return _file_without_case(session, msg, received)
+    case = place.case if place.case is not None else _open_for_report(session, msg, place,
+                                                                      received)
+    inbound = _store(session, msg, place, case, received)
+    if place.own_id:
         add_event(session, case, EventKind.SENT_COPY_FILED, message_id=pm.message_id)
         log.info("own mail filed", case=case.code, message_id=pm.message_id)
-        return Outcome(status="filed", message_id=pm.message_id, case_code=case.code)
+        return Outcome(status=Status.FILED, message_id=pm.message_id, case_code=case.code)
 
-    _record_participants(session, case, pm, app)
-    if kind == "forwarded" and forwarded is not None:
-        _record_participants(session, case, forwarded, app)
-    add_event(session, case, EventKind.MESSAGE_FILED, message_id=pm.message_id, filed_as=kind,
-              how=match.how, member=sender_member.email if sender_member else None,
-              backfill=origin.backfill,
-              original_message_id=inbound.message_id if shown is not pm else None)
-    if match.merged:
-        log.info("cases merged", case=case.code, merged=match.merged)
-    log.info("message filed", case=case.code, message_id=pm.message_id, kind=kind,
-             how=match.how, new_case=is_new)
-
+    _record(app, session, msg, place, case, inbound)
     ctx = MessageContext(app=app, session=session, pm=pm, inbound=inbound, case=case,
-                         is_new_case=is_new, origin=origin, match=match,
-                         sender_member=sender_member, forwarded=forwarded)
-    for handler in _handlers():
-        handler(ctx)
+                         is_new_case=place.is_new, origin=origin, match=place.match,
+                         sender_member=place.sender_member, forwarded=place.forwarded)
+    for name in pipelines.FILED:
+        log.debug("handler", handler=name, message_id=pm.message_id)
+        pipelines.resolve(name)(ctx)
     session.flush()
-    return Outcome(status="filed", message_id=pm.message_id, case_code=case.code,
-                   new_case=is_new)
+    return Outcome(status=Status.FILED, message_id=pm.message_id, case_code=case.code,
+                   new_case=place.is_new)
+
+
+def _received(origin: Origin, pm: ParsedMessage, app: App) -> datetime:
+    when = origin.received_at or (pm.date if origin.backfill else None) or app.now()
+    return when.astimezone(UTC)
+
+
+def _seen_before(app: App, session: Session, msg: Arrival) -> Outcome | None:
+    """Dedupe stage: the same message again, a replay, or an original after its forward."""
+    pm = msg.pm
+    existing = session.exec(
+        select(InboundMessage).where(InboundMessage.dedupe_key == msg.key)).first()
+    if existing is not None:
+        if existing.raw_sha256 == msg.sha:
+            return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
+        return _replay(app, session, pm, existing, msg.origin)
+    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key)).first():
+        return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
+    if not pm.message_id:
+        return None
+    forwarded_copy = session.exec(select(InboundMessage).where(
+        InboundMessage.message_id == pm.message_id, InboundMessage.kind == "forwarded",
+    )).first()
+    if forwarded_copy is None:
+        return None
+    # A member already forwarded this very message into its case: filing it
+    # again would count it twice (and could warn twice).
+    case = session.get(Case, forwarded_copy.case_id) if forwarded_copy.case_id else None
+    add_event(session, case, EventKind.ORIGINAL_AFTER_FORWARD, message_id=pm.message_id)
+    return Outcome(status=Status.DUPLICATE, message_id=pm.message_id,
+                   case_code=case.code if case else None)
+
+
+def _spam(session: Session, msg: Arrival) -> Outcome | None:
+    """Spam stage: the upstream filter's verdict quarantines the message."""
+    if (msg.pm.header("X-Spam-Flag") or "").strip().upper() != "YES":
+        return None
+    return quarantine(session, msg.raw, reason="flagged as spam by the upstream filter",
+                      kind="spam", source=msg.origin.source, key=msg.key)
+
+
+def _place(app: App, session: Session, msg: Arrival) -> Placement:
+    """Place stage: the case a message threads into, and whether it is a forward."""
+    pm = msg.pm
+    sender = pm.first_from
+    sender_member = app.config.member_for(sender.addr if sender else None)
+    own_id = own_case_id(app.secret, pm.message_id) is not None
+    match = match_case(session, pm, app.secret, sender_is_member=sender_member is not None)
+    place = Placement(case=match.case, match=match, kind="own" if own_id else "inbound",
+                      sender_member=sender_member, own_id=own_id)
+    if own_id or sender_member is None or (place.case is not None and pm.in_reply_to):
+        return place
+    # Only a member whose mail authenticates may file a forwarded message as the
+    # original (or open a case for its sender): a forged forward could otherwise
+    # pre-empt a Message-ID or open a case in someone's name.  A member's forward
+    # (attached or inline) is filed where the forwarded message belongs, also when
+    # its own subject tag already names the case.  A reply (In-Reply-To set)
+    # quoting a message is not a forward.
+    if not _authenticated_member(app, msg.raw):
+        return place
+    place.forwarded = extract_forwarded(pm)
+    if place.forwarded is None:
+        return place
+    inner = match_case(session, place.forwarded, app.secret, sender_is_member=False)
+    if inner.case is not None:
+        place.case, place.match, place.kind = inner.case, inner, "forwarded"
+    elif place.case is not None:
+        place.kind = "forwarded"
+    return place
+
+
+def _open_for_report(session: Session, msg: Arrival, place: Placement,
+                     received: datetime) -> Case:
+    """Open stage: a new report (or a member's forwarded report) opens a case."""
+    fwd = place.forwarded if place.sender_member is not None else None
+    report = fwd if fwd is not None else msg.pm
+    reporter = report.first_from
+    date_reported = received
+    if fwd is not None and fwd.date is not None:
+        date_reported = fwd.date.astimezone(UTC)
+    place.is_new = True
+    place.kind = "forwarded-report" if fwd is not None else "report"
+    case = open_case(
+        session,
+        date_reported=date_reported,
+        reporter_address=reporter.key if reporter else None,
+        reporter_name=reporter.name if reporter else None,
+        message_id=msg.pm.message_id,
+        how="forwarded by a member" if fwd is not None else "new report",
+    )
+    place.case = case
+    return case
+
+
+def _shown(msg: Arrival, place: Placement) -> ParsedMessage:
+    """A forward into a case is filed as the original (sender, date, Message-ID)."""
+    if place.kind == "forwarded" and place.forwarded is not None:
+        return place.forwarded
+    return msg.pm
+
+
+def _store(session: Session, msg: Arrival, place: Placement, case: Case,
+           received: datetime) -> InboundMessage:
+    """Store stage: the inbound row, and every id it carries linked to the case."""
+    # Filing a forward as the original closes the gap its absence left; the raw
+    # bytes stay the forward.
+    shown = _shown(msg, place)
+    inbound = _inbound_row(msg.pm, shown, msg.raw, msg.sha, msg.key, msg.origin, received,
+                           case.id, place.kind)
+    session.add(inbound)
+    session.flush()
+    remember_ids(session, case, msg.pm, inbound_id=inbound.id)
+    if place.forwarded is not None and (place.kind == "forwarded" or place.is_new):
+        remember_ids(session, case, place.forwarded, inbound_id=inbound.id)
+    return inbound
+
+
+def _record(app: App, session: Session, msg: Arrival, place: Placement, case: Case,
+            inbound: InboundMessage) -> None:
+    """Record stage: participants, the filing event, and the log line."""
+    pm = msg.pm
+    _record_participants(session, case, pm, app)
+    if place.kind == "forwarded" and place.forwarded is not None:
+        _record_participants(session, case, place.forwarded, app)
+    member = place.sender_member
+    add_event(session, case, EventKind.MESSAGE_FILED, message_id=pm.message_id,
+              filed_as=place.kind, how=place.match.how,
+              member=member.email if member else None, backfill=msg.origin.backfill,
+              original_message_id=inbound.message_id if _shown(msg, place) is not pm else None)
+    if place.match.merged:
+        log.info("cases merged", case=case.code, merged=place.match.merged)
+    log.info("message filed", case=case.code, message_id=pm.message_id, kind=place.kind,
+             how=place.match.how, new_case=place.is_new)
 
 
 def _authenticated_member(app: App, raw: bytes) -> bool:
@@ -264,20 +256,19 @@ def _answers_caseless_bot_mail(app: App, pm: ParsedMessage) -> bool:
     return any(own_case_id(app.secret, mid) == 0 for mid in pm.cited_ids)
 
 
-def _file_without_case(
-    app: App, session: Session, pm: ParsedMessage, raw: bytes, sha: str, key: str,
-    origin: Origin, received: datetime,
-) -> Outcome:
+def _file_without_case(session: Session, msg: Arrival, received: datetime) -> Outcome:
     """Keep a reply to the bot's case-less mail without opening a case for it.
 
     Members answering the digest are talking to the bot, not reporting: opening
     a case (with the member as "reporter") would be wrong, and dropping the
     mail would lose it.  It is stored and noted in the global history.
     """
-    session.add(_inbound_row(pm, pm, raw, sha, key, origin, received, None, "reply-to-bot"))
+    pm = msg.pm
+    session.add(_inbound_row(pm, pm, msg.raw, msg.sha, msg.key, msg.origin, received, None,
+                             "reply-to-bot"))
     add_event(session, None, EventKind.REPLY_TO_BOT_MAIL, message_id=pm.message_id)
     log.info("reply to the bot's own mail filed without a case", message_id=pm.message_id)
-    return Outcome(status="filed", message_id=pm.message_id)
+    return Outcome(status=Status.FILED, message_id=pm.message_id)
 
 
 def _record_participants(session: Session, case: Case, pm: ParsedMessage, app: App) -> None:
@@ -296,11 +287,9 @@ def _replay(
     case = session.get(Case, existing.case_id) if existing.case_id else None
     add_event(session, case, EventKind.DUPLICATE_MESSAGE_ID, message_id=pm.message_id,
               source=origin.source)
-    from bot.handlers import REPLAY_HANDLERS
-
-    for handler in REPLAY_HANDLERS:
-        handler(app, session, pm, case, origin)
+    for name in pipelines.REPLAY:
+        pipelines.resolve(name, "replay")(app, session, pm, case, origin)
     log.warning("message id seen before with other content", message_id=pm.message_id,
                 case=case.code if case else None)
-    return Outcome(status="replay", message_id=pm.message_id,
+    return Outcome(status=Status.REPLAY, message_id=pm.message_id,
                    case_code=case.code if case else None)

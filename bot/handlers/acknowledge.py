@@ -21,113 +21,26 @@ Who gets what:
 
 from __future__ import annotations
 
-import unicodedata
 from typing import TYPE_CHECKING
 
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.handlers import HANDLERS
-from bot.mail.message import ParsedMessage
-from bot.outbound.outbox import queue_mail, valid_address
-from bot.outbound.render import clean_header
+from bot.outbound.acknowledgement import (
+    TEMPLATE_DECISION_NEEDED,
+    TEMPLATE_ON_FILE,
+    queue_acknowledgement,
+    queue_urgent_notice,
+)
 from bot.rules.base import RuleHit, run_chain
+from bot.rules.chains import Chain
 from bot.rules.loader import load_rules
-from bot.store.models import Case
 from bot.store.records import add_event
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
 
-    from bot.core.app import App
-    from bot.filing.pipeline import MessageContext
+    from bot.filing.context import MessageContext
 
 log = get_logger("acknowledge")
-
-TEMPLATE_DECISION_NEEDED = "ack_decision_needed"
-TEMPLATE_ON_FILE = "ack_on_file"
-TEMPLATE_URGENT = "urgent_notice"
-# A greeting name longer than this (or with more words) is not used: a display
-# name is attacker-controlled text and must not become a message to a third party.
-MAX_GREETING_CHARS = 40
-MAX_GREETING_WORDS = 4
-
-
-def greeting_name(name: str | None) -> str:
-    """The reporter's display name if it looks like a name, else "" (greet "Hi,").
-
-    Only letters, combining marks, spaces, hyphens, apostrophes and dots are
-    accepted, at most a few words: a display name can be chosen by anyone, and
-    an acknowledgement must not carry a URL or a sentence to a forged sender.
-    """
-    text = clean_header(name or "", limit=200).strip(" \"'")
-    if not text or len(text) > MAX_GREETING_CHARS or len(text.split()) > MAX_GREETING_WORDS:
-        return ""
-    for ch in text:
-        if ch in " -'.’" or unicodedata.category(ch)[0] in ("L", "M"):
-            continue
-        return ""
-    return text
-
-
-def contact_name(app: App, case: Case) -> str:
-    """The point of contact's name once one is assigned, else "" (sign as the group)."""
-    member = app.config.member_for(case.point_of_contact)
-    return member.name if member is not None else ""
-
-
-def queue_acknowledgement(
-    session: Session,
-    app: App,
-    case: Case,
-    report: ParsedMessage,
-    *,
-    template: str = TEMPLATE_DECISION_NEEDED,
-    danger: bool = False,
-    actor: str | None = None,
-) -> str | None:
-    """Queue `template` to the reporter of `case`, in reply to `report`.
-
-    Returns the queued Message-ID, or None (with a suppression event) when the
-    reporter's address cannot be used.  Also for members' later requests (e.g.
-    the "kept on file" acknowledgement).
-    """
-    to = case.reporter_address
-    if not valid_address(to):
-        add_event(session, case, EventKind.ACKNOWLEDGEMENT_SUPPRESSED, actor=actor,
-                  message_id=report.message_id, rule="reporter-address",
-                  reason="the reporter's address cannot be used for a reply")
-        return None
-    assert to is not None
-    sender = report.first_from
-    row = queue_mail(
-        session, app, kind="acknowledgement", template=template, to=[to],
-        cc=[app.config.conduct_address], case=case, reply_to=report,
-        auto_submitted="auto-replied",
-        context={
-            "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
-            "contact_name": contact_name(app, case),
-            "danger": danger,
-        },
-    )
-    add_event(session, case, EventKind.ACKNOWLEDGEMENT_QUEUED, actor=actor,
-              message_id=report.message_id, outbox_message_id=row.message_id,
-              template=template, danger=danger)
-    log.info("acknowledgement queued", case=case.code, message_id=row.message_id,
-             template=template)
-    return row.message_id
-
-
-def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str) -> None:
-    """Tell every member at once that `case` may involve physical danger (code name only)."""
-    members = [m.email for m in app.config.members]
-    if not members:
-        return
-    row = queue_mail(session, app, kind="urgent", template=TEMPLATE_URGENT, to=members,
-                     case=case, auto_submitted="auto-generated")
-    add_event(session, case, EventKind.URGENT_NOTICE_QUEUED, outbox_message_id=row.message_id,
-              reason=reason, recipients=len(members))
-    log.warning("urgent notice queued", case=case.code, message_id=row.message_id)
-
 
 def _suppress(ctx: MessageContext, rule: str, reason: str, *, danger: bool = False) -> None:
     add_event(ctx.session, ctx.case, EventKind.ACKNOWLEDGEMENT_SUPPRESSED,
@@ -147,7 +60,7 @@ def acknowledge(ctx: MessageContext) -> None:
     if not ctx.is_new_case:
         return
     rules = load_rules(ctx.app.config)
-    danger_hits = run_chain(rules, "danger", ctx, first_only=True)
+    danger_hits = run_chain(rules, Chain.DANGER, ctx, first_only=True)
     if ctx.inbound.kind == "forwarded-report":
         _suppress(ctx, "forwarded-report",
                   "forwarded by a member: the member handles first contact")
@@ -162,12 +75,12 @@ def acknowledge(ctx: MessageContext) -> None:
     if not ctx.app.config.acknowledgement.enabled:
         _suppress(ctx, "disabled", "acknowledgements are disabled (acknowledgement.enabled)")
         return
-    hits: list[RuleHit] = run_chain(rules, "acknowledge", ctx, first_only=True)
+    hits: list[RuleHit] = run_chain(rules, Chain.ACKNOWLEDGE, ctx, first_only=True)
     if hits:
         _suppress(ctx, hits[0].rule, hits[0].reason, danger=bool(danger_hits))
         return
     template = TEMPLATE_DECISION_NEEDED
-    if _is_local_representative(ctx) and run_chain(rules, "action_taken", ctx, first_only=True):
+    if _is_local_representative(ctx) and run_chain(rules, Chain.ACTION_TAKEN, ctx, first_only=True):
         template = TEMPLATE_ON_FILE
     queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm, template=template,
                           danger=bool(danger_hits))
@@ -175,4 +88,4 @@ def acknowledge(ctx: MessageContext) -> None:
         queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
 
 
-HANDLERS.append(acknowledge)
+handle = acknowledge

@@ -35,7 +35,6 @@ from sqlmodel import Session, col, func, select
 
 from bot.commands import load_commands
 from bot.commands.base import REGISTRY, CommandContext, CommandError, CommandResult
-from bot.commands.recuse import is_recused
 from bot.commands.tags import (
     MAX_UNKNOWN,
     PlannedTag,
@@ -48,7 +47,6 @@ from bot.commands.tags import (
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.handlers import HANDLERS, REPLAY_HANDLERS
 from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import extract_forwarded
@@ -57,10 +55,11 @@ from bot.outbound.outbox import queue_mail, valid_address
 from bot.outbound.render import templates_dir
 from bot.store.models import Case, InboundMessage, Outbox
 from bot.store.records import add_event
+from bot.store.recusal import is_shut_out
 
 if TYPE_CHECKING:
     from bot.core.app import App
-    from bot.filing.pipeline import MessageContext, Origin
+    from bot.filing.context import MessageContext, Origin
 
 log = get_logger("commands")
 
@@ -253,7 +252,7 @@ def run_one(ctx: MessageContext, member: Member, item: PlannedTag) -> Line:
         return Line(_echo(item), False, f"unknown command #{tag.name}{hint}", {}, {})
     cmd = REGISTRY[tag.name]
     # Checked per command: "#recuse #resolve" must not resolve.
-    if not cmd.allowed_when_recused and is_recused(ctx.session, ctx.case, member):
+    if not cmd.allowed_when_recused and is_shut_out(ctx.session, ctx.app.config, ctx.case, member):
         add_event(ctx.session, ctx.case, EventKind.COMMAND_REFUSED, actor=member.email,
                   message_id=ctx.pm.message_id, at=ctx.app.now_utc(), command=tag.name,
                   reason="recused")
@@ -294,7 +293,7 @@ def handle_commands(ctx: MessageContext) -> None:
         return
 
     lines = [run_one(ctx, member, item) for item in plan.items]
-    recused = is_recused(ctx.session, ctx.case, member)
+    recused = is_shut_out(ctx.session, ctx.app.config, ctx.case, member)
     errors = sum(1 for line in lines if not line.ok)
     outside = outside_recipients(pm, config)
     add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
@@ -335,5 +334,5 @@ def replay_commands(app: App, session: Session, pm: ParsedMessage, case: Case | 
                     "the copy with different content was not acted on")
 
 
-HANDLERS.append(handle_commands)
-REPLAY_HANDLERS.append(replay_commands)
+handle = handle_commands
+replay = replay_commands

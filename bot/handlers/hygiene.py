@@ -1,7 +1,7 @@
 """Thread hygiene: check replies in a case against the "hygiene" rules, warn once.
 
 Runs the ``hygiene`` rule chain (rules/hygiene.toml, kinds in
-`bot.rules.kinds.hygiene`) on every filed message that continues an existing
+`bot.hygiene.kinds`) on every filed message that continues an existing
 case: not the report that opened it, not the bot's own mail, and never during
 backfill or import (`ctx.quiet`).
 
@@ -18,23 +18,22 @@ thread root, problem signature and recipient is checked before sending.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.config import Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.handlers import HANDLERS
+from bot.filing.context import MessageContext
 from bot.hygiene.findings import Finding
 from bot.hygiene.identity import reporter_identity
-from bot.hygiene.policies import HYGIENE_CHAIN, HygienePolicy
+from bot.hygiene.kinds import CHECKED_KINDS
+from bot.hygiene.policies import HygienePolicy
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.rules.base import RuleKind, run_chain
-from bot.rules.kinds.hygiene import CHECKED_KINDS
+from bot.rules.chains import Chain
 from bot.rules.loader import load_rules
-from bot.store.records import add_event, case_events, recused_members
-
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
+from bot.store.records import add_event, case_events
+from bot.store.recusal import shut_out
 
 log = get_logger("hygiene")
 
@@ -60,8 +59,7 @@ def audience(ctx: MessageContext, who: str) -> list[Member]:
     config = ctx.app.config
     if who == "sender":
         return [ctx.sender_member] if ctx.sender_member is not None else []
-    recused = {m.email for m in _members_by_address(ctx, recused_members(ctx.session,
-                                                                           ctx.case))}
+    recused = shut_out(ctx.session, config, ctx.case)
     if who == "point_of_contact":
         contact = config.member_for(ctx.case.point_of_contact)
         if contact is not None and contact.email not in recused:
@@ -138,12 +136,12 @@ def hygiene(ctx: MessageContext) -> None:
     """Run the hygiene chain on a reply or forward within an existing case."""
     if ctx.quiet or ctx.is_new_case or ctx.inbound.kind not in CHECKED_KINDS:
         return
-    rules = [r for r in load_rules(ctx.app.config) if r.policy.chain == HYGIENE_CHAIN]
+    rules = [r for r in load_rules(ctx.app.config) if r.policy.chain == Chain.HYGIENE]
     if not rules:
         return
     by_name = {r.name: r for r in rules}
     warned: set[str] | None = None
-    for hit in run_chain(rules, HYGIENE_CHAIN, ctx):
+    for hit in run_chain(rules, Chain.HYGIENE, ctx):
         finding = hit.data.get("finding")
         if not isinstance(finding, Finding):
             continue
@@ -152,4 +150,4 @@ def hygiene(ctx: MessageContext) -> None:
         act_on(ctx, by_name[hit.rule], finding, warned)
 
 
-HANDLERS.append(hygiene)
+handle = hygiene

@@ -4,5 +4,5 @@
 `citations` finds gaps in a thread's References, `identity` looks for the
 reporter's identity in a message, `policies` holds the kinds' policy models and
 `findings` what a check reports.  The rule kinds themselves are in
-`bot.rules.kinds.hygiene`; the handler that acts on them is `bot.handlers.hygiene`.
+`bot.hygiene.kinds`; the handler that acts on them is `bot.handlers.hygiene`.
 """

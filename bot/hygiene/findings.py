@@ -11,14 +11,12 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.core.config import Config
+from bot.filing.context import MessageContext
 from bot.hygiene.addresses import display
 from bot.mail.message import ParsedMessage
-
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
 
 
 @dataclass

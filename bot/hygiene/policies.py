@@ -10,8 +10,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from bot.rules import validators
 from bot.rules.base import Policy
+from bot.rules.chains import Chain
 
-HYGIENE_CHAIN = "hygiene"
 # Who a rule's `notify` / `outsider_notify` may name.  Every one resolves to members
 # only: warnings never go to a reporter or anyone outside the group.
 AUDIENCES = ("sender", "point_of_contact", "chairs")
@@ -29,7 +29,7 @@ class HygienePolicy(Policy):
       part do not change the mailbox (e.g. gmail.com).
     """
 
-    chain: str = HYGIENE_CHAIN
+    chain: Chain = Chain.HYGIENE
     template: str
     notify: list[str] = Field(default_factory=lambda: ["sender"])
     outsider_template: str | None = None
@@ -39,9 +39,9 @@ class HygienePolicy(Policy):
 
     @field_validator("chain")
     @classmethod
-    def _hygiene_chain(cls, v: str) -> str:
-        if v != HYGIENE_CHAIN:
-            raise ValueError(f"hygiene rules run in the {HYGIENE_CHAIN!r} chain")
+    def _hygiene_chain(cls, v: Chain) -> Chain:
+        if v != Chain.HYGIENE:
+            raise ValueError(f"hygiene rules run in the {Chain.HYGIENE.value!r} chain")
         return v
 
     @field_validator("notify", "outsider_notify")

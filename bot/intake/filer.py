@@ -16,7 +16,9 @@ from sqlmodel import Session
 
 from bot.core.app import App
 from bot.core.log import get_logger
-from bot.filing.pipeline import Origin, Outcome, dedupe_key, process_message, quarantine
+from bot.filing.context import Origin, Outcome
+from bot.filing.pipeline import process_message
+from bot.filing.quarantine import dedupe_key, quarantine
 from bot.mail.parse import ParseError, parse_message
 from bot.store.db import session_scope
 from bot.store.models import Setting

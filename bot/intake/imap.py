@@ -34,7 +34,8 @@ from sqlmodel import Session
 
 from bot.core.app import App
 from bot.core.log import get_logger
-from bot.filing.pipeline import Origin, quarantine
+from bot.filing.context import Origin
+from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
 from bot.store.db import session_scope
 from bot.store.models import ImapCursor, utcnow

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bot.core.app import App
-from bot.filing.pipeline import Origin
+from bot.filing.context import Origin
 from bot.intake.filer import file_raw
 
 

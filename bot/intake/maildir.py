@@ -16,7 +16,8 @@ from sqlalchemy.exc import OperationalError
 
 from bot.core.app import App
 from bot.core.log import get_logger
-from bot.filing.pipeline import Origin, Outcome, quarantine
+from bot.filing.context import Origin, Outcome
+from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
 from bot.store.db import session_scope
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.pipeline import Origin
+from bot.filing.context import Origin
 from bot.intake.filer import file_raw
 from bot.store.db import session_scope
 from bot.store.models import Quarantine

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
+from bot.filing.context import MessageContext
+from bot.rules.chains import Chain
 
 
 class Policy(BaseModel):
@@ -19,7 +19,7 @@ class Policy(BaseModel):
 
     name: str
     kind: str
-    chain: str
+    chain: Chain
     description: str
     enabled: bool = True
     template: str | None = None
@@ -72,7 +72,7 @@ def rule_kind(cls: type[RuleKind]) -> type[RuleKind]:
     return cls
 
 
-def run_chain(rules: list[RuleKind], chain: str, ctx: MessageContext,
+def run_chain(rules: list[RuleKind], chain: Chain, ctx: MessageContext,
               *, first_only: bool = False) -> list[RuleHit]:
     """Check every enabled rule of `chain`; return the hits in order."""
     hits: list[RuleHit] = []

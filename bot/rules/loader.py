@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import tomllib
 from functools import lru_cache
 from pathlib import Path
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 from bot.core.config import Config, ConfigError
 from bot.core.resources import shipped_dir
 from bot.rules.base import KINDS, Policy, RuleKind
+from bot.rules.chains import Chain, known_chains
 
 # The project's rules/ folder, used when the config names none.
 
@@ -20,9 +22,19 @@ def rules_dir(config: Config) -> Path:
     return config.resolve_path(config.rules_dir) if config.rules_dir else shipped_dir("rules")
 
 
+# The modules that define rule kinds, as data: importing one registers its kinds
+# in KINDS.  Kinds live with the job they serve, so the engine names them rather
+# than importing them (the hygiene kinds build on this package).
+KIND_MODULES: tuple[str, ...] = (
+    "bot.rules.kinds.autoreply",
+    "bot.rules.kinds.headers",
+    "bot.hygiene.kinds",
+)
+
+
 def _import_kinds() -> None:
-    # Importing the kind modules registers them in KINDS.
-    import bot.rules.kinds  # noqa: F401
+    for name in KIND_MODULES:
+        importlib.import_module(name)
 
 
 def _check_templates(policy: Policy, templates: Path, where: str) -> None:
@@ -62,6 +74,10 @@ def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKin
                 raise ConfigError(f"{where}.kind: unknown rule kind {kind!r} "
                                   f"(known: {', '.join(sorted(KINDS))})")
             cls = KINDS[kind]
+            chain = table.get("chain")
+            if isinstance(chain, str) and chain not in set(Chain):
+                raise ConfigError(f"{where} ({table.get('name', '?')}).chain: unknown chain "
+                                  f"{chain!r} (known: {known_chains()})")
             try:
                 policy = cls.policy_model.model_validate(table)
             except ValidationError as exc:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from bot.core.events import EventKind
 from bot.store.codenames import new_code_name
 from bot.store.models import Case, CaseMessage, Event, InboundMessage, Participant, utcnow
+from bot.store.recusal import recorded_recusals
 
 STATUS_ONGOING = "Ongoing"
 STATUS_RESOLVED = "Resolved"
@@ -161,16 +162,6 @@ def case_message_ids(session: Session, case: Case) -> list[str]:
     return list(rows)
 
 
-def recused_members(session: Session, case: Case) -> list[str]:
-    """Addresses of members who recused themselves from `case`."""
-    rows = session.exec(
-        select(Participant.address).where(
-            Participant.case_id == case.id, Participant.recused == True  # noqa: E712
-        )
-    ).all()
-    return sorted(rows)
-
-
 def case_events(session: Session, case: Case) -> list[Event]:
     """The history of `case`, including the history of cases merged into it."""
     ids = [case.id]
@@ -197,7 +188,7 @@ def case_record(session: Session, case: Case) -> dict[str, Any]:
         "point_of_contact": case.point_of_contact,
         "review_date": case.review_date.isoformat() if case.review_date else None,
         "message_ids": case_message_ids(session, case),
-        "recused": recused_members(session, case),
+        "recused": recorded_recusals(session, case),
     }
 
 

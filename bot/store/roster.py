@@ -6,8 +6,12 @@ A member who disappears from the config is not deleted: their row gets an
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
 from sqlmodel import Session, select
 
+from bot.core.app import App
 from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.store.models import Member, utcnow
@@ -45,3 +49,41 @@ def sync_roster(session: Session, config: Config) -> None:
 def member_history(session: Session) -> list[Member]:
     """Every roster row, oldest first."""
     return list(session.exec(select(Member).order_by(Member.active_from)).all())  # type: ignore[arg-type]
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive values; everything is stored as UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _window(at: str) -> tuple[datetime, datetime]:
+    """The moment (or whole UTC day) that `at` names, as [start, end)."""
+    if len(at) == 10:
+        day = date.fromisoformat(at)
+        start = datetime.combine(day, time(0, 0), tzinfo=UTC)
+        return start, start + timedelta(days=1)
+    moment = datetime.fromisoformat(at)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment, moment + timedelta(microseconds=1)
+
+
+def was_member(row: Member, start: datetime, end: datetime) -> bool:
+    """True when `row` was active at some point in [start, end)."""
+    until = _aware(row.active_until) if row.active_until else None
+    return _aware(row.active_from) < end and (until is None or until > start)
+
+
+def roster_rows(app: App, at: str | None = None) -> list[dict[str, Any]]:
+    """Every roster row (oldest first) as a dict; with `at`, only those active then."""
+    with Session(app.engine) as session:
+        rows = member_history(session)
+    if at is not None:
+        start, end = _window(at)
+        rows = [r for r in rows if was_member(r, start, end)]
+    return [
+        {"name": r.name, "email": r.email, "aliases": list(r.aliases), "role": r.role,
+         "active_from": _aware(r.active_from).isoformat(),
+         "active_until": _aware(r.active_until).isoformat() if r.active_until else None,
+         "current": r.active_until is None}
+        for r in rows
+    ]

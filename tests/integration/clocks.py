@@ -10,7 +10,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.pipeline import Origin, process_message
+from bot.filing.context import Origin
+from bot.filing.pipeline import process_message
 from bot.store.codenames import subject_tag
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox, Participant

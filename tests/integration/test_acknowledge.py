@@ -15,7 +15,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.filing.context import Origin, Outcome
+from bot.filing.pipeline import process_message
 from bot.intake.importer import import_path
 from bot.mail.msgids import own_case_id
 from bot.store.codenames import subject_tag
@@ -485,8 +486,8 @@ def test_no_danger_no_urgent_notice(app: App) -> None:
 
 
 def test_point_of_contact_signs_by_name(app: App) -> None:
-    from bot.handlers.acknowledge import TEMPLATE_ON_FILE, queue_acknowledgement
     from bot.mail.parse import parse_message
+    from bot.outbound.acknowledgement import TEMPLATE_ON_FILE, queue_acknowledgement
 
     raw = make_mail(message_id="r1@mail.example")
     out = file(app, raw)

@@ -69,3 +69,23 @@ def test_quarantine_list_show_retry(tmp_path: Path) -> None:
     assert "spam" in shown and "Message-ID" in shown
     retried = cocbot("quarantine", "retry", "--all", config=config).stdout
     assert "still quarantined" in retried
+
+
+def test_check_config_names_a_rule_in_an_unknown_chain(tmp_path: Path) -> None:
+    import shutil
+
+    from bot.core.resources import shipped_dir
+
+    rules = tmp_path / "rules"
+    shutil.copytree(shipped_dir("rules"), rules)
+    text = (rules / "acknowledge.toml").read_text(encoding="utf-8")
+    (rules / "acknowledge.toml").write_text(
+        text.replace('chain = "acknowledge"', 'chain = "acknowlege"', 1), encoding="utf-8")
+    config = write_config(tmp_path / "c.toml",
+                          {**config_dict(f"sqlite:///{tmp_path / 'c.db'}"),
+                           "rules_dir": str(rules)})
+    out = cocbot("check-config", config=config, check=False)
+    assert out.returncode == 2
+    line = out.stderr.strip()
+    assert "rules/acknowledge.toml" in line and ".chain" in line and "'acknowlege'" in line
+    assert len(line.splitlines()) == 1

@@ -12,7 +12,8 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.filing.context import Origin, Outcome
+from bot.filing.pipeline import process_message
 from bot.mail.msgids import make_message_id
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox

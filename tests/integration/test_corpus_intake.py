@@ -6,7 +6,7 @@ from collections import Counter
 
 from sqlmodel import Session, func, select
 
-from bot.filing.pipeline import Origin
+from bot.filing.context import Origin
 from bot.intake.filer import file_raw
 from bot.store.db import session_scope
 from bot.store.models import InboundMessage, Quarantine

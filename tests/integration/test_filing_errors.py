@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from bot.filing.pipeline import Origin
+from bot.filing.context import Origin
 from bot.intake.filer import file_raw
 from tests.helpers import make_app, make_mail
 

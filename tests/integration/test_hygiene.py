@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 from bot.core.app import App
 from bot.core.config import ConfigError
 from bot.core.resources import shipped_dir
-from bot.filing.pipeline import Origin, Outcome, process_message
+from bot.filing.context import Origin, Outcome
+from bot.filing.pipeline import process_message
 from bot.rules.loader import load_rules
 from bot.store.codenames import slug
 from bot.store.db import session_scope

@@ -22,7 +22,8 @@ from sqlmodel import Session, col, select
 
 from bot.clocks.scheduler import run_due
 from bot.core.app import App
-from bot.filing.pipeline import Origin, process_message
+from bot.filing.context import Origin
+from bot.filing.pipeline import process_message
 from bot.store.db import session_scope
 from bot.store.models import Case, Outbox
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, SAM, make_app, make_mail

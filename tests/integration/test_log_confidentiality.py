@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 import structlog
 
-import bot.handlers
+import bot.handlers.hygiene
 from bot.clocks.scheduler import run_due
 from bot.core import log as botlog
 from bot.core.app import App
-from bot.filing.pipeline import MessageContext, Origin
+from bot.filing.context import MessageContext, Origin
 from bot.intake.filer import file_raw
 from bot.outbound.sender import deliver_due
 from bot.store.codenames import subject_tag
@@ -95,7 +95,13 @@ def test_logs_at_info_and_above_name_no_one(
             raise RuntimeError(f"INSERT failed [parameters: ({first.key!r}, {first.name!r}, "
                                f"{ctx.pm.subject!r})]")
 
-    monkeypatch.setattr(bot.handlers, "HANDLERS", [*bot.handlers.HANDLERS, boom])
+    original = bot.handlers.hygiene.handle
+
+    def hygiene_then_boom(ctx: MessageContext) -> None:
+        original(ctx)
+        boom(ctx)
+
+    monkeypatch.setattr(bot.handlers.hygiene, "handle", hygiene_then_boom)
 
     code = file(make_mail(sender=REPORTER, sender_name="Jo Reporter", subject=SUBJECT,
                           body=BODY, message_id="r1@mail.example"), moment(2, 10))

@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import Session, select
 
 import bot.outbound.sender
-from bot.cli.outbox import outbox_headers, outbox_rows, retry_rows
 from bot.core.app import App
+from bot.outbound.listing import outbox_headers, outbox_rows, retry_rows
 from bot.outbound.outbox import OutboxError, queue_mail
 from bot.outbound.sender import deliver_due
 from bot.store.db import session_scope

@@ -18,11 +18,11 @@ from bot.hygiene.addresses import (
 from bot.hygiene.citations import citation_gaps, thread_root
 from bot.hygiene.findings import signature_of
 from bot.hygiene.identity import Identity, find_identity, identity_patterns
+from bot.hygiene.kinds import is_automatic
 from bot.hygiene.policies import CcConductPolicy, RecipientChangePolicy, ReporterLeakPolicy
 from bot.mail.annotations import check_annotations
 from bot.mail.message import Address
 from bot.mail.parse import parse_message
-from bot.rules.kinds.hygiene import is_automatic
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, config_dict, make_mail
 
 CONFIG = parse_config(config_dict("sqlite:///unused.db"), environ={})

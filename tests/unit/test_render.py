@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.core.config import Config, parse_config
-from bot.handlers.acknowledge import greeting_name
+from bot.outbound.acknowledgement import greeting_name
 from bot.outbound.outbox import build_message, reply_subject, valid_address
 from bot.outbound.render import RenderedMail, TemplateError, clean_header, render_mail
 from tests.helpers import config_dict

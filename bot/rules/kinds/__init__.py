@@ -1,3 +1,5 @@
-"""Rule kinds; importing this package registers every kind."""
+"""The general rule kinds (automatic mail, headers).
 
-from bot.rules.kinds import autoreply, headers, hygiene  # noqa: F401
+Kinds that belong to one job live with it (thread hygiene: `bot.hygiene.kinds`);
+`bot.rules.loader.KIND_MODULES` lists every module that defines kinds.
+"""

@@ -12,19 +12,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator
 from sqlmodel import col, select
 
+from bot.filing.context import MessageContext
 from bot.mail.msgids import is_own
 from bot.mail.quoting import html_to_text
 from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
 from bot.store.models import Outbox
-
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
 
 
 def normalise_address(addr: str | None) -> str:

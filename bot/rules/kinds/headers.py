@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 
+from bot.filing.context import MessageContext
 from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
-
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
 
 
 class HeaderMatchPolicy(Policy):

@@ -24,10 +24,11 @@ notes), `citations` (gaps in References), `identity` (the reporter's identity) a
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlmodel import Session, select
 
+from bot.filing.context import MessageContext
 from bot.hygiene.addresses import (
     AddressBook,
     display,
@@ -68,9 +69,6 @@ from bot.mail.msgids import own_case_id
 from bot.outbound.render import clean_header
 from bot.rules.base import RuleHit, RuleKind, rule_kind
 from bot.store.models import Case, Participant
-
-if TYPE_CHECKING:
-    from bot.filing.pipeline import MessageContext
 
 # Kinds of filed message the checks look at: replies and forwards within a case.
 CHECKED_KINDS = frozenset({"inbound", "forwarded"})

@@ -1,0 +1,28 @@
+"""The pipelines as data: which handlers a filed message passes through, in order.
+
+As GNU Mailman 3 lists its pipeline handlers by name, the order here is the
+order they run in, not the order modules happen to be imported.  A name is a
+module of `bot.handlers` with a ``handle(ctx)`` function (and, for the replay
+pipeline, a ``replay(app, session, pm, case, origin)`` function).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+# Every filed message: acknowledge the reporter (or say why not), run members'
+# commands, then check thread hygiene (which reads what the commands changed).
+FILED: tuple[str, ...] = ("acknowledge", "commands", "hygiene")
+# A known Message-ID that comes back with other bytes: never acted on twice.
+REPLAY: tuple[str, ...] = ("commands",)
+
+
+def resolve(name: str, attr: str = "handle") -> Callable[..., Any]:
+    """The function `attr` of handler module `name` (looked up at call time)."""
+    module = importlib.import_module(f"bot.handlers.{name}")
+    func = getattr(module, attr, None)
+    if not callable(func):
+        raise LookupError(f"handler {name!r} has no {attr}()")
+    return func

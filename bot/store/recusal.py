@@ -1,0 +1,40 @@
+"""Who is shut out of a case: the one place that decides it.
+
+A member is shut out of a case when they recused themselves from it (and,
+as the governance rules grow, when they were excluded from it).  Commands,
+reminders, the digest and the hygiene warnings all ask `shut_out` /
+`is_shut_out`, so the answer cannot differ between them.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from bot.core.config import Config, Member
+from bot.store.models import Case, Participant
+
+
+def recorded_recusals(session: Session, case: Case) -> list[str]:
+    """The addresses recorded as recused on `case`, sorted (as the records show them)."""
+    rows = session.exec(
+        select(Participant.address).where(
+            Participant.case_id == case.id, Participant.recused == True  # noqa: E712
+        )
+    ).all()
+    return sorted(set(rows))
+
+
+def shut_out(session: Session, config: Config, case: Case) -> set[str]:
+    """Every address of every member shut out of `case` (main emails included)."""
+    out: set[str] = set()
+    for addr in recorded_recusals(session, case):
+        out.add(addr)
+        member = config.member_for(addr)
+        if member is not None:
+            out.update(member.addresses)
+    return out
+
+
+def is_shut_out(session: Session, config: Config, case: Case, member: Member) -> bool:
+    """True when `member` (under any of their addresses) is shut out of `case`."""
+    return not shut_out(session, config, case).isdisjoint(member.addresses)
