@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.app import App
 from bot.core.config import Config, parse_config
+from bot.filing.context import Origin, Outcome
 from bot.store.bootstrap import build_app
 from bot.store.db import make_engine, upgrade
 
@@ -159,3 +160,12 @@ def cocbot(*args: str, config: Path | None = None, check: bool = True,
             f"cocbot {' '.join(args)} exited {result.returncode}\n"
             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
+
+
+def file(app: App, raw: bytes, *, backfill: bool = False) -> Outcome:
+    """Run `raw` through the pipeline in its own transaction, as intake would."""
+    from bot.filing.pipeline import process_message
+    from bot.store.db import session_scope
+
+    with session_scope(app.engine) as session:
+        return process_message(app, session, raw, Origin(source="test", backfill=backfill))

@@ -10,13 +10,11 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.context import Origin
-from bot.filing.pipeline import process_message
 from bot.store.codenames import subject_tag
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox, Participant
 from bot.store.records import find_case
-from tests.helpers import CONDUCT, REPORTER, make_mail
+from tests.helpers import CONDUCT, REPORTER, file, make_mail
 
 # Monday 2 November 2026, 10:00 UTC, and friends.
 MON = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -35,9 +33,7 @@ def set_clock(app: App, when: datetime) -> None:
 def file_mail(app: App, raw: bytes, when: datetime, *, backfill: bool = False) -> str | None:
     """File `raw` as if it arrived at `when`; returns the case code."""
     set_clock(app, when)
-    with session_scope(app.engine) as session:
-        out = process_message(app, session, raw, Origin(source="test", backfill=backfill))
-    return out.case_code
+    return file(app, raw, backfill=backfill).case_code
 
 
 def report(app: App, when: datetime, mid: str, *, sender: str = REPORTER,

@@ -15,14 +15,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.context import Origin, Outcome
-from bot.filing.pipeline import process_message
 from bot.intake.importer import import_path
 from bot.mail.msgids import own_case_id
 from bot.store.codenames import subject_tag
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, InboundMessage, Outbox, Quarantine
-from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, make_app, make_mail
+from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, REPORTER, SAM, file, make_app, make_mail
 
 T0 = datetime(2024, 5, 6, 10, 0, tzinfo=UTC)
 REP = "organiser@djangocon.example"
@@ -56,10 +54,6 @@ def build_app(db_url: str, clock: Clock, **sections: Any) -> App:
 def app(db_url: str, clock: Clock) -> App:
     return build_app(db_url, clock)
 
-
-def file(app: App, raw: bytes, *, backfill: bool = False) -> Outcome:
-    with session_scope(app.engine) as session:
-        return process_message(app, session, raw, Origin(source="test", backfill=backfill))
 
 
 def acks(app: App) -> list[Outbox]:

@@ -12,8 +12,6 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.context import Origin, Outcome
-from bot.filing.pipeline import process_message
 from bot.mail.msgids import make_message_id
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox
@@ -26,6 +24,7 @@ from tests.helpers import (
     REPORTER,
     SAM,
     auth_header,
+    file,
     make_app,
     make_mail,
 )
@@ -41,10 +40,6 @@ NOW = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
 def app(db_url: str) -> App:
     return make_app(db_url, clock=NOW)
 
-
-def file(app: App, raw: bytes, backfill: bool = False) -> Outcome:
-    with session_scope(app.engine) as session:
-        return process_message(app, session, raw, Origin(source="test", backfill=backfill))
 
 
 def report(app: App) -> str:

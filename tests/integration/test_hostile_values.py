@@ -18,12 +18,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.filing.context import Origin
-from bot.filing.pipeline import process_message
 from bot.store.codenames import subject_tag
-from bot.store.db import session_scope
 from bot.store.models import Outbox
-from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, make_app
+from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, file, make_app
 
 BOT_HEADERS = {"from", "to", "cc", "subject", "date", "message-id", "in-reply-to",
                "references", "auto-submitted", "x-auto-response-suppress", "mime-version",
@@ -39,8 +36,7 @@ def app(db_url: str) -> App:
 
 
 def deliver(app: App, raw: bytes) -> str | None:
-    with session_scope(app.engine) as session:
-        return process_message(app, session, raw, Origin(source="test")).case_code
+    return file(app, raw).case_code
 
 
 def mail(lines: list[str], body: str = "Hello.") -> bytes:

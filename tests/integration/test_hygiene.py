@@ -20,8 +20,6 @@ from sqlmodel import Session, col, select
 from bot.core.app import App
 from bot.core.config import ConfigError
 from bot.core.resources import shipped_dir
-from bot.filing.context import Origin, Outcome
-from bot.filing.pipeline import process_message
 from bot.rules.loader import load_rules
 from bot.store.codenames import slug
 from bot.store.db import session_scope
@@ -33,6 +31,7 @@ from tests.helpers import (
     MEMBERS,
     REPORTER,
     auth_header,
+    file,
     make_app,
     make_mail,
 )
@@ -51,10 +50,6 @@ MEMBER_EMAILS = {m["email"] for m in MEMBERS}
 def app(db_url: str) -> App:
     return make_app(db_url)
 
-
-def file(app: App, raw: bytes, *, backfill: bool = False) -> Outcome:
-    with session_scope(app.engine) as session:
-        return process_message(app, session, raw, Origin(source="test", backfill=backfill))
 
 
 def open_report(app: App) -> str:
