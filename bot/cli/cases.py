@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import click
-from tabulate import tabulate
 
 from bot.cli.common import CliState, fail, pass_state
 
@@ -36,6 +35,8 @@ def cases_cmd(state: CliState, as_json: bool, status: str | None) -> None:
     if not records:
         click.echo("no cases")
         return
+    from tabulate import tabulate
+
     click.echo(tabulate(_record_rows(records), headers=[
         "case", "status", "reported (UTC)", "resolved by", "resolved on", "messages",
         "recused"]))
@@ -59,6 +60,8 @@ def case_cmd(state: CliState, code: str, as_json: bool) -> None:
         click.echo(json.dumps(detail, indent=2))
         return
     rec = {k: v for k, v in detail.items() if k not in ("messages", "events", "message_ids")}
+    from tabulate import tabulate
+
     click.echo(tabulate([[k, v if v is not None else ""] for k, v in rec.items()]))
     click.echo("\nmessages:")
     click.echo(tabulate([[m["received_at"][:16], m["kind"], m["from"] or "", m["subject"]]

@@ -12,12 +12,12 @@ from bot.cli.common import CliState, fail, pass_state
 def check_config(state: CliState) -> None:
     """Validate the configuration and the rules, then say what would run."""
     from bot.core.config import ConfigError
-    from bot.rules.loader import load_rules
+    from bot.rules.loader import validate_rules
 
     cfg = state.config
 
     try:
-        rules = load_rules(cfg)
+        rules = validate_rules(cfg)
     except ConfigError as exc:
         fail(str(exc), code=2)
     click.echo(f"configuration OK: intake from {cfg.intake.source}, "

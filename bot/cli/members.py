@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 
 import click
-from tabulate import tabulate
 
 from bot.cli.common import CliState, fail, pass_state
 
@@ -39,6 +38,8 @@ def members_cmd(state: CliState, as_json: bool, at: str | None) -> None:
     if not rows:
         click.echo("no members on file")
         return
+    from tabulate import tabulate
+
     click.echo(tabulate(
         [[r["name"], r["email"], r["role"], r["active_from"][:16].replace("T", " "),
           (r["active_until"] or "")[:16].replace("T", " ") or "current"] for r in rows],

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 
 import click
-from tabulate import tabulate
 
 from bot.cli.common import CliState, fail, pass_state
 
@@ -42,6 +41,8 @@ def outbox_list(state: CliState, show_all: bool = False, as_json: bool = False) 
     if not rows:
         click.echo("outbox is empty" if show_all else "nothing queued or failed")
         return
+    from tabulate import tabulate
+
     table = []
     for r in rows:
         problem = r["last_error"] or ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from tabulate import tabulate
 
 from bot.cli.common import CliState, fail, pass_state
 
@@ -33,6 +32,8 @@ def quarantine_list(state: CliState, show_all: bool = False, as_json: bool = Fal
     elif not rows:
         click.echo("quarantine is empty")
     else:
+        from tabulate import tabulate
+
         click.echo(tabulate([[r["id"], r["created_at"][:16], r["kind"], r["size"], r["reason"]]
                              for r in rows], headers=["id", "when", "kind", "bytes", "reason"]))
 

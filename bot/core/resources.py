@@ -11,6 +11,10 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.core.config import Config
 
 SHIPPED = ("templates", "rules", "migrations")
 
@@ -28,3 +32,15 @@ def shipped_dir(name: str) -> Path:
     if beside.is_dir():
         return beside
     raise FileNotFoundError(f"cocbot's {name} folder is missing from this installation")
+
+
+def templates_dir(config: Config) -> Path:
+    """The folder holding mail templates: `templates_dir` from the config, else shipped."""
+    if config.templates_dir:
+        return config.resolve_path(config.templates_dir)
+    return shipped_dir("templates")
+
+
+def rules_dir(config: Config) -> Path:
+    """The folder holding the rule files: `rules_dir` from the config, else shipped."""
+    return config.resolve_path(config.rules_dir) if config.rules_dir else shipped_dir("rules")

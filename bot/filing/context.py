@@ -11,14 +11,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session
+# Annotations only: rule kinds import this module, and `cocbot check-config` loads
+# them without needing the database layer.
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
-from bot.core.app import App
-from bot.core.config import Member
-from bot.filing.threads import ThreadMatch
-from bot.mail.message import ParsedMessage
-from bot.store.models import Case, InboundMessage
+    from bot.core.app import App
+    from bot.core.config import Member
+    from bot.filing.threads import ThreadMatch
+    from bot.mail.message import ParsedMessage
+    from bot.store.models import Case, InboundMessage
 
 
 @dataclass
@@ -74,4 +78,4 @@ class MessageContext:
 
 
 Handler = Callable[[MessageContext], None]
-ReplayHandler = Callable[[App, Session, ParsedMessage, "Case | None", Origin], None]
+ReplayHandler = Callable[["App", "Session", "ParsedMessage", "Case | None", Origin], None]

@@ -47,12 +47,12 @@ from bot.commands.tags import (
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.core.resources import templates_dir
 from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import extract_forwarded
 from bot.mail.quoting import top_text
 from bot.outbound.outbox import queue_mail, valid_address
-from bot.outbound.render import templates_dir
 from bot.store.models import Case, InboundMessage, Outbox
 from bot.store.records import add_event
 from bot.store.recusal import is_shut_out

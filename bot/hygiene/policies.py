@@ -136,3 +136,11 @@ class ReporterLeakPolicy(HygienePolicy):
         if v < 1:
             raise ValueError("must be at least 1")
         return v
+
+
+POLICY_MODELS: dict[str, type[Policy]] = {
+    "recipient_change": RecipientChangePolicy,
+    "cc_conduct_missing": CcConductPolicy,
+    "unseen_citation": UnseenCitationPolicy,
+    "reporter_leak": ReporterLeakPolicy,
+}

@@ -17,14 +17,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.config import Config
-from bot.core.resources import shipped_dir
+from bot.core.resources import templates_dir
 
 # The project's templates/ folder, used when the config names none.
 # Longest header value we keep; a subject longer than this is cut (folding copes
@@ -43,13 +42,6 @@ class RenderedMail:
     subject: str
     text: str
     html: str | None = None
-
-
-def templates_dir(config: Config) -> Path:
-    """The folder holding mail templates."""
-    if config.templates_dir:
-        return config.resolve_path(config.templates_dir)
-    return shipped_dir("templates")
 
 
 @lru_cache(maxsize=8)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.filing.context import MessageContext
 from bot.rules.chains import Chain
+
+if TYPE_CHECKING:
+    from bot.filing.context import MessageContext
 
 
 class Policy(BaseModel):
@@ -87,4 +88,3 @@ def run_chain(rules: list[RuleKind], chain: Chain, ctx: MessageContext,
     return hits
 
 
-Check = Callable[["MessageContext"], RuleHit | None]

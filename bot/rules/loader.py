@@ -10,21 +10,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.core.config import Config, ConfigError
-from bot.core.resources import shipped_dir
+from bot.core.resources import rules_dir, templates_dir
 from bot.rules.base import KINDS, Policy, RuleKind
 from bot.rules.chains import Chain, known_chains
 
 # The project's rules/ folder, used when the config names none.
 
 
-def rules_dir(config: Config) -> Path:
-    """The folder holding rule policy files."""
-    return config.resolve_path(config.rules_dir) if config.rules_dir else shipped_dir("rules")
-
-
-# The modules that define rule kinds, as data: importing one registers its kinds
-# in KINDS.  Kinds live with the job they serve, so the engine names them rather
-# than importing them (the hygiene kinds build on this package).
+# Rule kinds live with the job they serve, so the engine names them as data
+# rather than importing them (the hygiene kinds build on this package).
+# POLICY_MODULES hold each kind's policy model (`POLICY_MODELS`): all that is
+# needed to validate the rule files.  KIND_MODULES hold the checks; importing one
+# registers its kinds in KINDS.
+POLICY_MODULES: tuple[str, ...] = ("bot.rules.policies", "bot.hygiene.policies")
 KIND_MODULES: tuple[str, ...] = (
     "bot.rules.kinds.autoreply",
     "bot.rules.kinds.headers",
@@ -32,9 +30,19 @@ KIND_MODULES: tuple[str, ...] = (
 )
 
 
-def _import_kinds() -> None:
+def policy_models() -> dict[str, type[Policy]]:
+    """Every rule kind's policy model, by kind name."""
+    models: dict[str, type[Policy]] = {}
+    for name in POLICY_MODULES:
+        models.update(importlib.import_module(name).POLICY_MODELS)
+    return models
+
+
+def rule_kinds() -> dict[str, type[RuleKind]]:
+    """Every rule kind's class, by kind name (imports the checks)."""
     for name in KIND_MODULES:
         importlib.import_module(name)
+    return KINDS
 
 
 def _check_templates(policy: Policy, templates: Path, where: str) -> None:
@@ -46,15 +54,16 @@ def _check_templates(policy: Policy, templates: Path, where: str) -> None:
                               f"({value}.txt.j2) in the templates folder")
 
 
-def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKind]:
-    """Every rule defined in `folder`/*.toml, validated, in file then table order.
+def validate_rules_from(folder: Path, templates: Path | None = None) -> list[Policy]:
+    """Every rule defined in `folder`/*.toml as a validated policy, in file then table order.
 
-    With `templates`, every template a rule names must exist there.
+    With `templates`, every template a rule names must exist there.  Needs only
+    the policy models, so `check-config` stays fast.
     """
-    _import_kinds()
+    models = policy_models()
     if not folder.is_dir():
         raise ConfigError(f"rules: folder {folder.name!r} not found")
-    rules: list[RuleKind] = []
+    policies: list[Policy] = []
     names: set[str] = set()
     for path in sorted(folder.glob("*.toml")):
         try:
@@ -70,16 +79,15 @@ def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKin
             if not isinstance(table, dict):
                 raise ConfigError(f"{where}: must be a table")
             kind = table.get("kind")
-            if kind not in KINDS:
+            if kind not in models:
                 raise ConfigError(f"{where}.kind: unknown rule kind {kind!r} "
-                                  f"(known: {', '.join(sorted(KINDS))})")
-            cls = KINDS[kind]
+                                  f"(known: {', '.join(sorted(models))})")
             chain = table.get("chain")
             if isinstance(chain, str) and chain not in set(Chain):
                 raise ConfigError(f"{where} ({table.get('name', '?')}).chain: unknown chain "
                                   f"{chain!r} (known: {known_chains()})")
             try:
-                policy = cls.policy_model.model_validate(table)
+                policy = models[kind].model_validate(table)
             except ValidationError as exc:
                 err = exc.errors()[0]
                 key = ".".join(str(p) for p in err["loc"])
@@ -90,8 +98,19 @@ def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKin
             if templates is not None:
                 _check_templates(policy, templates, f"{where} ({policy.name})")
             names.add(policy.name)
-            rules.append(cls(policy))
-    return rules
+            policies.append(policy)
+    return policies
+
+
+def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKind]:
+    """Every rule defined in `folder`/*.toml, validated and ready to check mail."""
+    kinds = rule_kinds()
+    return [kinds[p.kind](p) for p in validate_rules_from(folder, templates)]
+
+
+def validate_rules(config: Config) -> list[Policy]:
+    """The rules for `config`, validated but not loaded (for `check-config`)."""
+    return validate_rules_from(rules_dir(config), templates_dir(config))
 
 
 @lru_cache(maxsize=8)
@@ -101,6 +120,4 @@ def _cached(folder: str, templates: str) -> tuple[RuleKind, ...]:
 
 def load_rules(config: Config) -> list[RuleKind]:
     """The rules for `config` (cached per folder; validated on first load)."""
-    from bot.outbound.render import templates_dir
-
     return list(_cached(str(rules_dir(config)), str(templates_dir(config))))

@@ -86,3 +86,14 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     # The finder itself must be able to fail: a known circle is reported.
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_every_rule_kind_has_a_policy_model_and_back() -> None:
+    # check-config validates rules with the policy models alone; `run` loads the
+    # kinds.  The two registries must name the same kinds with the same models.
+    from bot.rules.loader import policy_models, rule_kinds
+
+    models, kinds = policy_models(), rule_kinds()
+    assert set(models) == set(kinds)
+    for name, cls in kinds.items():
+        assert cls.policy_model is models[name], name

@@ -12,16 +12,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import timedelta
-from typing import Literal
 
-from pydantic import Field, field_validator
 from sqlmodel import col, select
 
 from bot.filing.context import MessageContext
 from bot.mail.msgids import is_own
 from bot.mail.quoting import html_to_text
-from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
+from bot.rules.policies import (
+    AddressMatchPolicy,
+    OutOfOfficePolicy,
+    PhraseMatchPolicy,
+    RateLimitPolicy,
+)
 from bot.store.models import Outbox
 
 
@@ -51,19 +54,6 @@ def _addresses(ctx: MessageContext, header: str) -> list[str] | None:
             addr = (match.group(1) if match else part).strip().lower()
             found.append(addr)
     return found
-
-
-class AddressMatchPolicy(Policy):
-    """Which headers to look at and which local parts (regexes) count as machines."""
-
-    headers: list[str] = Field(default_factory=lambda: ["From", "Return-Path", "Sender"])
-    local_parts: list[str] = Field(default_factory=list)
-    match_empty: bool = True
-
-    @field_validator("local_parts")
-    @classmethod
-    def _patterns(cls, v: list[str]) -> list[str]:
-        return validators.regexes(v)
 
 
 @rule_kind
@@ -106,18 +96,6 @@ class Dsn(RuleKind):
                 "delivery-status" in ctype or "disposition-notification" in ctype)):
             return self.hit()
         return None
-
-
-class OutOfOfficePolicy(Policy):
-    """Headers whose presence marks an auto-reply, and subject patterns that do."""
-
-    headers: list[str] = Field(default_factory=list)
-    subject_patterns: list[str] = Field(default_factory=list)
-
-    @field_validator("subject_patterns")
-    @classmethod
-    def _patterns(cls, v: list[str]) -> list[str]:
-        return validators.regexes(v)
 
 
 @rule_kind
@@ -168,13 +146,6 @@ class MemberSender(RuleKind):
         return self.hit() if ctx.sender_member is not None else None
 
 
-class RateLimitPolicy(Policy):
-    """``sender``: acknowledgement.per_sender_window_minutes per address;
-    ``global``: acknowledgement.global_cap_per_hour over everyone."""
-
-    scope: Literal["sender", "global"]
-
-
 @rule_kind
 class AckRateLimit(RuleKind):
     """Matches when another acknowledgement would exceed the configured limits.
@@ -213,25 +184,6 @@ class AckRateLimit(RuleKind):
                 return self.hit(f"{self.description} (one per "
                                 f"{limits.per_sender_window_minutes:g} minutes)")
         return None
-
-
-PhraseField = Literal["subject", "body"]
-ALL_FIELDS: tuple[PhraseField, ...] = ("subject", "body")
-
-
-class PhraseMatchPolicy(Policy):
-    """A list of phrases, matched case-insensitively as whole words anywhere in `fields`."""
-
-    phrases: list[str]
-    fields: list[PhraseField] = Field(default_factory=lambda: list(ALL_FIELDS))
-
-    @field_validator("phrases")
-    @classmethod
-    def _not_empty(cls, v: list[str]) -> list[str]:
-        cleaned = [" ".join(p.split()) for p in v]
-        if not cleaned or any(not p for p in cleaned):
-            raise ValueError("must be a non-empty list of non-empty phrases")
-        return cleaned
 
 
 def _words(text: str) -> str:

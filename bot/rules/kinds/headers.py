@@ -4,24 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import field_validator
-
 from bot.filing.context import MessageContext
-from bot.rules import validators
-from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
-
-
-class HeaderMatchPolicy(Policy):
-    """`header` present (when `pattern` is empty) or any value matching `pattern`."""
-
-    header: str
-    pattern: str = ""
-    ignore_case: bool = True
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        return validators.regex(v)
+from bot.rules.base import RuleHit, RuleKind, rule_kind
+from bot.rules.policies import HeaderMatchPolicy
 
 
 @rule_kind
