@@ -45,15 +45,6 @@ def warning_key(rule: str, thread: str, signature: str, recipient: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:40]
 
 
-def _members_by_address(ctx: MessageContext, addresses: list[str]) -> list[Member]:
-    out: list[Member] = []
-    for addr in addresses:
-        member = ctx.app.config.member_for(addr)
-        if member is not None and member not in out:
-            out.append(member)
-    return out
-
-
 def audience(ctx: MessageContext, who: str) -> list[Member]:
     """The members `who` names for this message's case (see HygienePolicy)."""
     config = ctx.app.config

@@ -249,9 +249,8 @@ def _has_news(responses: Iterable[Any]) -> bool:
 
 
 def _aware_utc(value: datetime) -> datetime:
-    # imapclient returns INTERNALDATE aware, or naive local time when normalising.
-    if value.tzinfo is None:
-        return value.astimezone(UTC)
+    # imapclient returns INTERNALDATE aware, or naive local time when normalising;
+    # astimezone reads a naive value as local time, so one call covers both.
     return value.astimezone(UTC)
 
 

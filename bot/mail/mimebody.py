@@ -14,14 +14,13 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import re
 from collections.abc import Iterator
 from email import policy
 from email.message import Message
-from html.parser import HTMLParser
 
 from bot.mail.charsets import decode_bytes
 from bot.mail.headers import bytes_to_text, decode_words, single_line
+from bot.mail.quoting import html_to_text
 
 __all__ = ["MimeBody", "collect_body", "html_text"]
 
@@ -191,46 +190,6 @@ def _collect_part(
     body.attachments.append((filename, ctype, len(_payload_bytes(part))))
 
 
-class _TextOnly(HTMLParser):
-    """Minimal HTML-to-text used only when `bot.mail.quoting` is unavailable."""
-
-    _BLOCK = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        """Note skipped elements and line breaks."""
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        """Leave skipped elements and end blocks with a line break."""
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        """Keep visible text."""
-        if not self._skip:
-            self.out.append(data)
-
-
 def html_text(html: str) -> str:
-    """Text from HTML: `bot.mail.quoting.html_to_text`, or a minimal stdlib fallback."""
-    try:
-        from bot.mail.quoting import html_to_text
-    except ImportError:
-        pass
-    else:
-        return html_to_text(html)
-    parser = _TextOnly()
-    parser.feed(html)
-    parser.close()
-    lines = [" ".join(line.split()) for line in "".join(parser.out).splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    """Text from HTML, as the quote stripper reads it (`bot.mail.quoting.html_to_text`)."""
+    return html_to_text(html)

@@ -65,11 +65,6 @@ def slug(code: str) -> str:
     return "-".join(code.lower().split())
 
 
-def unslug(s: str) -> str:
-    """The spaced form of a slug: "home-shelf" -> "home shelf"."""
-    return " ".join(s.lower().replace("-", " ").split())
-
-
 def subject_tag(code: str) -> str:
     """The subject tag for a case code name: "home shelf" -> "[CoC home-shelf]"."""
     return SUBJECT_TAG.format(slug=slug(code))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -395,9 +394,7 @@ def test_html_only_body_is_turned_into_text() -> None:
     assert "<p>" not in pm.text_body and "p{}" not in pm.text_body
 
 
-def test_html_fallback_without_quoting_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry makes "from bot.mail.quoting import ..." raise ImportError.
-    monkeypatch.setitem(sys.modules, "bot.mail.quoting", None)
+def test_html_only_mail_drops_scripts_and_keeps_blocks_apart() -> None:
     raw = mail(
         "From: maya@example.org\nContent-Type: text/html",
         "<script>x()</script><div>One</div><div>Two&nbsp;too</div>",
