@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,11 +84,24 @@ def smtp_sink() -> Iterator[SmtpSink]:
         yield sink
 
 
-@pytest.fixture(
-    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
-)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`db_url` is SQLite; tests marked ``storage`` also run on PostgreSQL.
+
+    The PostgreSQL pass is for storage behaviour (transactions, locking,
+    constraints, migrations, timestamp queries); logic above the database runs
+    once, on SQLite, to keep the suite fast.
+    """
+    if "db_url" not in metafunc.fixturenames:
+        return
+    backends: list[Any] = ["sqlite"]
+    if metafunc.definition.get_closest_marker("storage") is not None:
+        backends.append(pytest.param("postgresql", marks=pytest.mark.postgres))
+    metafunc.parametrize("db_url", backends, indirect=True)
+
+
+@pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database URL, once per backend: SQLite file, then PostgreSQL database."""
+    """A fresh database URL for the backend the test is parametrised with."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'cocbot.db'}"
     url: str = request.getfixturevalue("pg_url")

@@ -155,6 +155,7 @@ def test_postgres_create_database_and_query(pg_url: str) -> None:
         engine.dispose()
 
 
+@pytest.mark.storage
 def test_db_url_works_on_each_backend(db_url: str) -> None:
     engine = sa.create_engine(db_url)
     try:

@@ -354,6 +354,7 @@ def test_report_forwarded_by_member_is_not_acknowledged(app: App) -> None:
 # --------------------------------------------------------------------------- limits
 
 
+@pytest.mark.storage
 def test_hundred_reports_from_one_sender_in_an_hour_get_one_acknowledgement(
     app: App, clock: Clock
 ) -> None:
@@ -373,6 +374,7 @@ def test_hundred_reports_from_one_sender_in_an_hour_get_one_acknowledgement(
     assert len(acks(app)) == 2
 
 
+@pytest.mark.storage
 def test_global_cap_per_hour(db_url: str, clock: Clock) -> None:
     app = build_app(db_url, clock, acknowledgement={"global_cap_per_hour": 3})
     for i in range(5):

@@ -37,6 +37,9 @@ from tests.integration.clocks import (
     update_case,
 )
 
+# Storage behaviour (transactions, claims, constraints): SQLite and PostgreSQL.
+pytestmark = pytest.mark.storage
+
 OUTSIDER = "moderator@forum.example"
 DIGEST_AT = moment(10, 8)  # Tuesday 10 November 2026, 08:00 UTC
 

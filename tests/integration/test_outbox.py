@@ -21,6 +21,9 @@ from bot.store.records import open_case
 from tests.helpers import CONDUCT, cocbot, config_dict, make_app, write_config
 from tests.servers import SmtpSink
 
+# Storage behaviour (transactions, claims, constraints): SQLite and PostgreSQL.
+pytestmark = pytest.mark.storage
+
 T0 = datetime(2024, 5, 6, 10, 0, tzinfo=UTC)
 GOOD = "good@mail.example"
 BAD = "bad@mail.example"

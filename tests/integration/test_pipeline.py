@@ -11,6 +11,9 @@ from bot.store.models import AppendOnlyError, Case, Event, InboundMessage, Quara
 from bot.store.records import case_record, find_case, list_cases
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, file, make_app, make_mail
 
+# Storage behaviour (transactions, claims, constraints): SQLite and PostgreSQL.
+pytestmark = pytest.mark.storage
+
 
 @pytest.fixture
 def app(db_url: str) -> App:

@@ -33,6 +33,9 @@ from tests.integration.clocks import (
     update_case,
 )
 
+# Storage behaviour (transactions, claims, constraints): SQLite and PostgreSQL.
+pytestmark = pytest.mark.storage
+
 REPORT_TEXT = "The speaker at the sprint dinner kept mocking my accent in front of everyone."
 NOON = 12
 QUIET_DIGEST = {"digest_time": "23:59"}  # keep the digest out of run_due tests

@@ -19,6 +19,9 @@ from bot.store.records import open_case
 from tests.helpers import make_app
 from tests.servers import SmtpSink
 
+# Storage behaviour (transactions, claims, constraints): SQLite and PostgreSQL.
+pytestmark = pytest.mark.storage
+
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 TIMEOUT = 5.0
 
