@@ -28,6 +28,7 @@ def rules_dir(config: Config) -> Path:
 KIND_MODULES: tuple[str, ...] = (
     "bot.rules.kinds.autoreply",
     "bot.rules.kinds.headers",
+    "bot.rules.kinds.grouprelay",
     "bot.hygiene.kinds",
 )
 

@@ -7,6 +7,7 @@ import re
 from pydantic import field_validator
 
 from bot.filing.context import MessageContext
+from bot.mail.grouprelay import header_fields, is_conduct_list
 from bot.rules import validators
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
 
@@ -17,6 +18,9 @@ class HeaderMatchPolicy(Policy):
     header: str
     pattern: str = ""
     ignore_case: bool = True
+    # Mail relayed by the conduct group itself (List-Id = intake.conduct_list_id)
+    # does not match: the group's List-Id and Precedence are not the sender's.
+    except_conduct_list: bool = False
 
     @field_validator("pattern")
     @classmethod
@@ -37,6 +41,9 @@ class HeaderMatch(RuleKind):
         assert isinstance(policy, HeaderMatchPolicy)
         values = ctx.pm.header_all(policy.header)
         if not values:
+            return None
+        if policy.except_conduct_list and is_conduct_list(
+                header_fields(ctx.inbound.raw), ctx.app.config.intake.conduct_list_id):
             return None
         if not policy.pattern:
             return self.hit()
