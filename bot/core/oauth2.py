@@ -86,13 +86,19 @@ class TokenSource:
 
     def token(self) -> str:
         """A token valid for at least the refresh margin (fetched when needed)."""
+        return self.get()[0]
+
+    def get(self) -> tuple[str, bool]:
+        """(token, whether it was fetched just now); see `token`."""
         with self._lock:
+            fresh = False
             if self._token is None or self.clock() >= (
                     self._expires_at - self.section.refresh_margin_seconds):
                 self._token, lifetime = self._fetch()
                 self._expires_at = self.clock() + lifetime
                 self.fetches += 1
-            return self._token
+                fresh = True
+            return self._token, fresh
 
     def invalidate(self) -> None:
         """Forget the cached token (a server refused it); the next call fetches anew."""

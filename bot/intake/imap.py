@@ -67,9 +67,9 @@ def connect(app: App) -> IMAPClient:
 def login(app: App, client: IMAPClient) -> None:
     """Authenticate: LOGIN with the password (or app password), or XOAUTH2 / OAUTHBEARER.
 
-    An OAuth2 token the server refuses is dropped from the cache, so the next
-    attempt fetches a fresh one; the LoginError then says which mechanism the
-    server refused and quotes its words.
+    A cached OAuth2 token the server refuses (revoked, or expired early) is
+    dropped and the login tried once more with a freshly fetched one; a fresh
+    token refused gives a LoginError naming the mechanism and quoting the server.
     """
     cfg = app.config.imap
     if cfg.auth_method == "password" or cfg.oauth2 is None:
@@ -77,17 +77,21 @@ def login(app: App, client: IMAPClient) -> None:
         return
     source = token_source(cfg.oauth2, user=cfg.username, label="IMAP",
                           base_dir=app.config.base_dir)
-    token = source.token()
     mechanism = cfg.auth_method.upper()
-    try:
-        if cfg.auth_method == "xoauth2":
-            client.oauth2_login(cfg.username, token)
-        else:
-            client.oauthbearer_login(cfg.username, token)
-    except LoginError as exc:
-        source.invalidate()
-        raise LoginError(f"IMAP {mechanism} login refused by {cfg.host}: "
-                         f"{' '.join(str(exc).split())[:200]}") from None
+    while True:
+        token, fresh = source.get()
+        try:
+            if cfg.auth_method == "xoauth2":
+                client.oauth2_login(cfg.username, token)
+            else:
+                client.oauthbearer_login(cfg.username, token)
+            return
+        except LoginError as exc:
+            source.invalidate()
+            if not fresh:
+                continue
+            raise LoginError(f"IMAP {mechanism} login refused by {cfg.host}: "
+                             f"{' '.join(str(exc).split())[:200]}") from None
 
 
 def _uidvalidity(select_info: dict[bytes, Any]) -> int:

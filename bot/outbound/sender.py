@@ -169,8 +169,8 @@ async def _connect(app: App) -> aiosmtplib.SMTP:
 async def _login(app: App, client: aiosmtplib.SMTP) -> None:
     """Authenticate: the password (or app password), or XOAUTH2 / OAUTHBEARER.
 
-    A refused OAuth2 token is dropped from the cache so the next attempt fetches
-    a fresh one; the error quotes the server's words.
+    A cached OAuth2 token the server refuses is dropped and tried once more,
+    freshly fetched; a fresh one refused is an error quoting the server's words.
     """
     cfg = app.config.smtp
     if cfg.auth_method == "password" or cfg.oauth2 is None:
@@ -186,19 +186,24 @@ async def _login(app: App, client: aiosmtplib.SMTP) -> None:
             504, f"{cfg.host} does not offer AUTH {mechanism} (offers: {offered})")
     source = token_source(cfg.oauth2, user=cfg.username, label="SMTP",
                           base_dir=app.config.base_dir)
-    token = source.token()
-    initial = (xoauth2_string(cfg.username, token) if mechanism == "XOAUTH2"
-               else oauthbearer_string(cfg.username, token, cfg.host, cfg.port))
-    response = await client.execute_command(
-        b"AUTH", mechanism.encode(), base64.b64encode(initial.encode()))
-    if response.code == 334:
-        # An error challenge (JSON); the client's answer ends the exchange.
-        response = await client.execute_command(b"" if mechanism == "XOAUTH2" else b"AQ==")
-    if response.code != 235:
+    while True:
+        token, fresh = source.get()
+        initial = (xoauth2_string(cfg.username, token) if mechanism == "XOAUTH2"
+                   else oauthbearer_string(cfg.username, token, cfg.host, cfg.port))
+        response = await client.execute_command(
+            b"AUTH", mechanism.encode(), base64.b64encode(initial.encode()))
+        if response.code == 334:
+            # An error challenge (JSON); the client's answer ends the exchange.
+            response = await client.execute_command(
+                b"" if mechanism == "XOAUTH2" else b"AQ==")
+        if response.code == 235:
+            return
+        # A cached token the server refuses is dropped and tried once more, fresh.
         source.invalidate()
-        raise aiosmtplib.SMTPAuthenticationError(
-            response.code, f"{mechanism} login refused by {cfg.host}: "
-            f"{' '.join(response.message.split())[:200]}")
+        if fresh:
+            raise aiosmtplib.SMTPAuthenticationError(
+                response.code, f"{mechanism} login refused by {cfg.host}: "
+                f"{' '.join(response.message.split())[:200]}")
 
 
 async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attempt:
