@@ -227,3 +227,9 @@ def token_source(section: OAuth2Section, *, user: str, label: str,
             source = _SOURCES[key] = TokenSource(section, user=user, label=label,
                                                  base_dir=base_dir)
         return source
+
+
+def forget_tokens() -> None:
+    """Drop every cached token source (a configuration reload; tests)."""
+    with _SOURCES_LOCK:
+        _SOURCES.clear()
