@@ -276,3 +276,23 @@ def test_stranger_rewritten_as_a_member_cannot_command(app: App) -> None:
                   body="#safety no\n", in_reply_to=report)
     file(app, raw)
     assert _safety(app) is None
+
+
+def test_microsoft_365_dmarc_fail_from_the_receiving_host_is_not_acknowledged(
+        tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'ms.db'}",
+                   auth={"authserv_id": "", "microsoft_receiving_host": "protection.outlook.com"})
+
+    def report(verdict: str, sender: str) -> bytes:
+        ar = (f"spf={verdict} (sender IP is 192.0.2.1) smtp.mailfrom=contoso.example; "
+              f"dkim=none (message not signed) header.d=none;dmarc={verdict} action=none "
+              f"header.from=contoso.example;compauth={verdict} reason=000")
+        return (f"Authentication-Results: {ar}\r\nReceived: from mx.contoso.example "
+                "(192.0.2.1) by AM4PEPF0001.mail.protection.outlook.com with Microsoft "
+                f"SMTP Server\r\nFrom: <{sender}>\r\nTo: {CONDUCT}\r\nSubject: report\r\n"
+                f"Message-ID: <{verdict}@contoso.example>\r\n\r\nbody\r\n").encode()
+
+    file(app, report("fail", "forged@contoso.example"))
+    assert acks(app) == [] and suppressed_rule(app) == "sender-failed-authentication"
+    file(app, report("pass", "real@contoso.example"))
+    assert reporters_acked(app) == [["real@contoso.example"]]

@@ -69,7 +69,8 @@ class SenderAuthFailed(RuleKind):
 
     def check(self, ctx: MessageContext) -> RuleHit | None:
         """Judge the (recovered) author by the trusted verdict; see the module doc."""
-        sender = ctx.pm.sender
+        # The address an acknowledgement would go to (the case's reporter).
+        sender = ctx.pm.first_from
         if sender is None or "@" not in sender.key:
             return None
         fields = header_fields(ctx.inbound.raw)
