@@ -20,7 +20,7 @@ from bot.clocks.digest import UNAUTHENTICATED_REPORT, build_digests
 from bot.core.app import App
 from bot.store.models import Case, Event, InboundMessage, Outbox
 from tests.groupmail import BOUNCE, GOOGLE, group_notice, group_sections, relayed
-from tests.helpers import CONDUCT, MAYA, SAM, file, make_app
+from tests.helpers import CONDUCT, MAYA, SAM, file, make_app, make_mail
 
 STRICT = "sam.strict@strict.example.com"
 LAX = "lee@lax.example.net"
@@ -296,3 +296,27 @@ def test_microsoft_365_dmarc_fail_from_the_receiving_host_is_not_acknowledged(
     assert acks(app) == [] and suppressed_rule(app) == "sender-failed-authentication"
     file(app, report("pass", "real@contoso.example"))
     assert reporters_acked(app) == [["real@contoso.example"]]
+
+
+def test_recovered_reporter_is_the_reporter_for_the_leak_check(app: App) -> None:
+    outcome = file(app, relayed(author=STRICT, author_name="Robin Quill", rewritten=True,
+                                message_id="rw1@strict.example.com"))
+    code = outcome.case_code
+    member_ar = f"{GOOGLE}; dkim=pass header.i=@example.org; dmarc=pass header.from=example.org"
+    mail = make_mail(sender=MAYA, sender_name="Maya Chen", to=("kim@party.example",),
+                     cc=(CONDUCT,), subject=f"Re: [CoC {code}] Our concern",
+                     in_reply_to="rw1@strict.example.com",
+                     references=["rw1@strict.example.com"], authenticated=False,
+                     headers={"Authentication-Results": member_ar},
+                     body=f"[+ Kim]\n\nHello Kim,\n\nWe heard from {STRICT} about the sprint.")
+    assert file(app, mail).case_code == code
+    with Session(app.engine) as session:
+        problems = session.exec(select(Event).where(Event.kind == "hygiene_problem")).all()
+    assert "reporter-identity" in {ev.data.get("rule") for ev in problems}
+    with Session(app.engine) as session:
+        warnings = session.exec(select(Outbox).where(Outbox.kind == "warning")).all()
+    assert warnings and all(w.recipients == [MAYA] for w in warnings)
+    leak_ids = {ev.message_id for ev in events(app, "mail_queued")
+                if ev.data.get("template") == "warn_reporter_leak"}
+    [leak] = [w for w in warnings if w.message_id in leak_ids]
+    assert STRICT.encode() not in leak.raw and b"Robin" not in leak.raw
