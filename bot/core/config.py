@@ -342,6 +342,20 @@ class Config(_Section):
             raise ValueError("intake.maildir is required when intake.source = 'maildir'")
         return self
 
+    @model_validator(mode="after")
+    def _files_readable(self) -> Config:
+        # A CA file or service-account key that cannot be read would only show up at
+        # the first connection; say so at start-up, naming the key.
+        checks = [("tls.ca_file", self.tls.ca_file)]
+        for name, section in (("imap", self.imap.oauth2), ("smtp", self.smtp.oauth2)):
+            if section is not None and section.service_account_file:
+                checks.append((f"{name}.oauth2.service_account_file",
+                               section.service_account_file))
+        for key, value in checks:
+            if value and not self.resolve_path(value).is_file():
+                raise ValueError(f"{key}: no such file: {value}")
+        return self
+
     @property
     def chairs(self) -> list[Member]:
         """Members whose role is chair."""
