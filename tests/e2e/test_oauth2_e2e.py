@@ -20,6 +20,7 @@ from bot.core.oauth2 import OAuth2Error, forget_tokens, token_source
 from bot.intake.imap import connect
 from bot.intake.imap import run_once as imap_run_once
 from bot.outbound.sender import deliver_due
+from tests.dbtemplate import fresh_sqlite_url
 from tests.helpers import file, make_app, make_mail
 from tests.oauthserver import (
     REVOKED_WORDS,
@@ -73,7 +74,7 @@ def refresh_oauth2(server: OAuthServer, **extra: Any) -> dict[str, Any]:
 def imap_app(tmp_path: Path, dovecot: Dovecot, method: str, oauth2: dict[str, Any]) -> App:
     imap = {"host": "127.0.0.1", "port": dovecot.port, "security": "none",
             "username": USER, "auth_method": method, "oauth2": oauth2}
-    return make_app(f"sqlite:///{tmp_path / 'cocbot.db'}", imap=imap)
+    return make_app(fresh_sqlite_url(tmp_path), imap=imap)
 
 
 @pytest.mark.parametrize("method", ["xoauth2", "oauthbearer"])
@@ -130,7 +131,7 @@ def test_revoked_refresh_token_is_one_clear_line(tmp_path: Path, oauth_dovecot: 
 def _smtp_app(tmp_path: Path, port: int, method: str, oauth2: dict[str, Any]) -> App:
     smtp = {"host": "127.0.0.1", "port": port, "security": "none", "username": USER,
             "auth_method": method, "oauth2": oauth2}
-    return make_app(f"sqlite:///{tmp_path / 'cocbot.db'}", smtp=smtp)
+    return make_app(fresh_sqlite_url(tmp_path), smtp=smtp)
 
 
 @pytest.fixture
@@ -204,7 +205,6 @@ def test_google_service_account_and_microsoft_client_credentials(
     assert authority.grants == ["jwt-bearer"]  # the authority checked the JWT's signature
 
     handler, port = oauth_smtp
-    (tmp_path / "ms").mkdir()
     ms = {"provider": "microsoft_client_credentials", "token_url": server.token_url,
           "tenant": "contoso.onmicrosoft.com", "client_id": "client-id",
           "client_secret": "client-secret"}

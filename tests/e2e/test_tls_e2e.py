@@ -16,6 +16,7 @@ import pytest
 from bot.core.app import App
 from bot.intake.imap import connect
 from bot.outbound.sender import deliver_due
+from tests.dbtemplate import fresh_sqlite_url
 from tests.helpers import REPORTER, file, make_app, make_mail
 from tests.servers import Dovecot, SmtpSink, dovecot_binary, free_port
 from tests.tlsca import ThrowawayCA, make_ca
@@ -54,8 +55,7 @@ def tls_dovecot(ca: ThrowawayCA) -> Iterator[tuple[Dovecot, int]]:
 
 
 def _app(tmp_path: Path, **sections: Any) -> App:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    return make_app(f"sqlite:///{tmp_path / 'cocbot.db'}", **sections)
+    return make_app(fresh_sqlite_url(tmp_path), **sections)
 
 
 @pytest.mark.parametrize("security", ["ssl", "starttls"])

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, select
 from bot.clocks.digest import UNAUTHENTICATED_REPORT, build_digests
 from bot.core.app import App
 from bot.store.models import Case, Event, InboundMessage, Outbox
+from tests.dbtemplate import fresh_sqlite_url
 from tests.groupmail import BOUNCE, GOOGLE, group_notice, group_sections, relayed
 from tests.helpers import CONDUCT, MAYA, SAM, file, make_app, make_mail
 
@@ -28,7 +29,7 @@ LAX = "lee@lax.example.net"
 
 @pytest.fixture
 def app(tmp_path: Path) -> App:
-    return make_app(f"sqlite:///{tmp_path / 'cocbot.db'}", **group_sections())
+    return make_app(fresh_sqlite_url(tmp_path), **group_sections())
 
 
 def acks(app: App) -> list[Outbox]:
@@ -280,7 +281,7 @@ def test_stranger_rewritten_as_a_member_cannot_command(app: App) -> None:
 
 def test_microsoft_365_dmarc_fail_from_the_receiving_host_is_not_acknowledged(
         tmp_path: Path) -> None:
-    app = make_app(f"sqlite:///{tmp_path / 'ms.db'}",
+    app = make_app(fresh_sqlite_url(tmp_path, "ms.db"),
                    auth={"authserv_id": "", "microsoft_receiving_host": "protection.outlook.com"})
 
     def report(verdict: str, sender: str) -> bytes:
