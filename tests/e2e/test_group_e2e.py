@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.botproc import BotProcess, db_rows, e2e_config, run_cli, wait_until
+from tests.dbtemplate import fresh_sqlite_url
+from tests.e2e.botproc import BotProcess, db_rows, e2e_config, wait_until
 from tests.groupmail import GOOGLE, LIST_ID, group_notice, relayed
 from tests.helpers import CONDUCT, MAYA, SAM
 from tests.servers import Dovecot, SmtpSink
@@ -40,7 +41,7 @@ def test_group_relay_end_to_end(tmp_path: Path, fresh_inbox: Dovecot,
     config = e2e_config(tmp_path, fresh_inbox, smtp_sink,
                         intake={"backfill_before": "2000-01-01", "conduct_list_id": LIST_ID},
                         auth={"authserv_id": GOOGLE, "trusted_arc_sealers": [GOOGLE]})
-    run_cli(config, "db", "upgrade")
+    fresh_sqlite_url(tmp_path)  # the migrated schema where the config points
     with BotProcess(config) as bot:
         assert wait_until(lambda: "imap connected" in bot.log_text() or not bot.alive(), 20)
         # A relayed report, and the same mail again: one acknowledgement.

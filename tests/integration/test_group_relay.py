@@ -242,7 +242,7 @@ def test_member_command_through_the_group_with_a_trusted_first_hop_is_applied(
 
 
 @pytest.mark.parametrize("variant", ["arc-fail", "untrusted-sealer", "seal-not-google",
-                                     "first-hop-fail", "no-arc"])
+                                     "first-hop-fail", "no-arc", "forged-results-below"])
 def test_member_command_through_the_group_with_a_broken_chain_is_held(
         app: App, variant: str) -> None:
     code, report = _open_case(app)
@@ -255,6 +255,11 @@ def test_member_command_through_the_group_with_a_broken_chain_is_held(
         kwargs.update(seal_domain="evil.example")
     elif variant == "first-hop-fail":
         kwargs["first_hop"] = "fail"
+    elif variant == "forged-results-below":
+        # The sender's own "arc=pass" below the receiving server's verdict counts for nothing.
+        kwargs.update(arc="fail", extra=[("Authentication-Results",
+                                          f"{GOOGLE}; arc=pass; dmarc=pass header.from="
+                                          "example.net")])
     else:
         kwargs.update(first_hop=None, arc="none")
     raw = relayed(author=SAM, author_name="Sam Jones", subject=f"Re: [CoC {code}] x",
