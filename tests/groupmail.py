@@ -81,14 +81,15 @@ def relayed(
             ("ARC-Authentication-Results", first_hop_results(author_domain, first_hop, sealer)),
         ]
     headers.append(("Return-Path", f"<{BOUNCE}>"))
+    # An author without a display name: Google puts the address in the quoted name.
+    mailbox = f"{author_name} <{author}>" if author_name else author
     if rewritten:
-        headers += [("From", f"\"'{author_name}' via Conduct\" <{CONDUCT}>"),
-                    ("Reply-To", f"{author_name} <{author}>")]
-        for value in (x_original_from if x_original_from is not None
-                      else [f"{author_name} <{author}>"]):
+        headers += [("From", f"\"'{author_name or author}' via Conduct\" <{CONDUCT}>"),
+                    ("Reply-To", mailbox)]
+        for value in (x_original_from if x_original_from is not None else [mailbox]):
             headers.append(("X-Original-From", value))
     else:
-        headers.append(("From", f"{author_name} <{author}>"))
+        headers.append(("From", mailbox))
         for value in x_original_from or []:
             headers.append(("X-Original-From", value))
     headers += [

@@ -383,6 +383,7 @@ def verify_member(raw: bytes | str, config: Config) -> AuthVerdict:
 # look.  Anything about the shape of the message stays a rejection.
 _SECOND_LOOK_REASONS = (
     "not a member",
+    "From display name contains an address",  # Google's rewrite of a name-less author
     "no authserv-id configured",
     "topmost Authentication-Results",
     "dmarc=fail",
@@ -400,15 +401,16 @@ def _verify_beyond_authserv(raw: bytes | str, config: Config,
     address: str | None = first.address
     try:
         fields = _header_fields(_to_text(raw))
-        address, domain = _parse_from(_single_from(fields))
-        via_group = address == config.conduct_address and rewritten_from(
-            fields, config.conduct_address)
+        from_value = _single_from(fields)
+        via_group = rewritten_from(fields, config.conduct_address)
         if via_group:
             # The group rewrote From; the member is the one X-Original-From.
             originals = [v for n, v in fields if n.lower() == "x-original-from"]
             if len(originals) != 1:
                 raise _Reject("rewritten From without exactly one X-Original-From")
             address, domain = _parse_from(originals[0])
+        else:
+            address, domain = _parse_from(from_value)
         if address not in config.member_address_map:
             raise _Reject("not a member")
         trusted, why = trusted_results(fields, config.auth.authserv_id,

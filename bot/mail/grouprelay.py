@@ -65,6 +65,8 @@ __all__ = [
 _LIST_ID_RE = re.compile(r"<([^<>\s]+)>\s*$")
 # Google writes the author's name in single quotes: "'Sam Strict' via Conduct".
 _VIA_RE = re.compile(r"\svia\s+\S", re.IGNORECASE)
+_QUOTED_VIA_RE = re.compile(r'"\'([^"\\<>]*)\' via [^"\\<>@]+"\s*<([^<>\s"]+)>',
+                            re.IGNORECASE)
 
 
 def header_fields(raw: bytes) -> list[tuple[str, str]]:
@@ -102,13 +104,21 @@ def _one_mailbox(value: str) -> Address | None:
 
 
 def rewritten_from(fields: Fields, conduct_address: str) -> bool:
-    """True when From is the group's rewritten form: "'Name' via Group <conduct@...>"."""
+    """True when From is the group's rewritten form: "'Name' via Group <conduct@...>".
+
+    For an author without a display name Google writes the address itself into
+    the quoted name ("'sam@strict.example.com' via Conduct"), which the address
+    parser rightly calls suspicious; that one shape is read here directly.
+    """
     values = _values(fields, "from")
     if len(values) != 1:
         return False
     mailbox = _one_mailbox(values[0])
-    return (mailbox is not None and mailbox.key == conduct_address.lower()
-            and _VIA_RE.search(mailbox.name) is not None)
+    if mailbox is not None:
+        return (mailbox.key == conduct_address.lower()
+                and _VIA_RE.search(mailbox.name) is not None)
+    match = _QUOTED_VIA_RE.fullmatch(values[0].strip())
+    return match is not None and match.group(2).lower() == conduct_address.lower()
 
 
 def relay_proven(fields: Fields, trusted: AuthResults, config: Config) -> bool:

@@ -85,6 +85,13 @@ def test_rewritten_report_is_acknowledged_to_the_real_reporter_and_filed_as_thei
     assert outcome.case_code == case.code
 
 
+def test_rewritten_report_of_an_author_without_a_display_name(app: App) -> None:
+    # Google writes "'sam.strict@strict.example.com' via Conduct" <conduct@...>.
+    file(app, relayed(author=STRICT, author_name="", rewritten=True))
+    assert reporters_acked(app) == [[STRICT]]
+    assert only_case(app).reporter_address == STRICT
+
+
 def test_relayed_report_whose_signature_the_group_broke_is_still_acknowledged(
         app: App) -> None:
     # The group's footer broke the author's DKIM: the topmost verdict is dmarc=fail for
@@ -226,11 +233,12 @@ def _safety(app: App) -> str | None:
     return only_case(app).safety_risk
 
 
-@pytest.mark.parametrize("rewritten", [False, True])
+@pytest.mark.parametrize(("rewritten", "name"), [(False, "Sam Jones"), (True, "Sam Jones"),
+                                               (True, "")])
 def test_member_command_through_the_group_with_a_trusted_first_hop_is_applied(
-        app: App, rewritten: bool) -> None:
+        app: App, rewritten: bool, name: str) -> None:
     code, report = _open_case(app)
-    raw = relayed(author=SAM, author_name="Sam Jones", rewritten=rewritten,
+    raw = relayed(author=SAM, author_name=name, rewritten=rewritten,
                   subject=f"Re: [CoC {code}] x", body="#safety no\n\nThanks.",
                   in_reply_to=report, topmost_dmarc="fail" if not rewritten else "pass")
     file(app, raw)
