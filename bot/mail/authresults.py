@@ -251,9 +251,9 @@ def domain_verdict(results: AuthResults, domain: str) -> DomainVerdict:
 
     fail: dmarc=fail for the domain; compauth=fail (Microsoft's verdict that the
     From is spoofed); or spf=fail for an envelope domain related to it with no
-    aligned dkim=pass.  pass: dmarc=pass for the domain, or an aligned dkim=pass.
-    A dmarc result about another From domain is neither: the writer judged a
-    different message header than the one we read.
+    aligned dkim=pass, or dmarc results only about another From domain (the
+    writer judged a different From than the one we read).  pass: dmarc=pass for
+    the domain, or an aligned dkim=pass.
     """
     author = normalise_domain(domain)
     if author is None:
@@ -263,7 +263,9 @@ def domain_verdict(results: AuthResults, domain: str) -> DomainVerdict:
                                           r.values("header.from")}]
     others = [r for r in dmarc if r not in ours]
     if others and not ours:
-        return DomainVerdict("none", "dmarc was evaluated for another From domain")
+        # The writer read another From than we did (or the one we would answer is
+        # not the one it checked): the address in hand is not authenticated.
+        return DomainVerdict("fail", "dmarc was evaluated for another From domain")
     if any(r.result == "fail" for r in ours):
         return DomainVerdict("fail", "dmarc=fail")
     if any(r.result == "fail" for r in results.of("compauth")):

@@ -174,17 +174,16 @@ class AuthorVerdict:
     source: str  # "first hop (<sealer>)", "receiving server", or "none"
 
 
-def author_verdict(fields: Fields, config: Config, author: str,
-                   recovered: bool = False) -> AuthorVerdict:
+def author_verdict(fields: Fields, config: Config, author: str) -> AuthorVerdict:
     """Did the author's domain fail authentication where the bot can trust it?
 
     The first hop of a trusted ARC sealer wins when there is one (for relayed
     mail the group's own changes may have broken the author's signature, which
     is not the author's fault).  A relayed message without such a verdict has
     none (the relay's results are about the relay).  Other mail is judged by
-    the topmost trusted Authentication-Results.  `recovered` marks an author
-    taken from X-Original-From: a first hop that judged another domain then
-    counts as a failure, since the recovered address is not what was checked.
+    the topmost trusted Authentication-Results.  Results about another From
+    domain than `author`'s count as a failure: the address the bot would answer
+    is not the one that was checked.
     """
     domain = author.rpartition("@")[2]
     trusted, why = _trusted(fields, config)
@@ -193,10 +192,7 @@ def author_verdict(fields: Fields, config: Config, author: str,
     hop, _why = first_hop(fields, trusted, config.auth.trusted_arc_sealers)
     if hop is not None:
         verdict = domain_verdict(hop, domain)
-        source = f"first hop ({hop.authserv_id})"
-        if recovered and verdict.status == "none" and hop.of("dmarc"):
-            return AuthorVerdict("fail", "the first hop judged another author", source)
-        return AuthorVerdict(verdict.status, verdict.reason, source)
+        return AuthorVerdict(verdict.status, verdict.reason, f"first hop ({hop.authserv_id})")
     if relay_proven(fields, trusted, config):
         return AuthorVerdict("none", "relayed by the group without a trusted first-hop "
                              "verdict", "none")

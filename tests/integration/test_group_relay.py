@@ -174,6 +174,17 @@ def test_forged_x_original_from_on_non_group_mail_changes_nobody(app: App) -> No
     assert reporters_acked(app) == [["eve@evil.example"]]
 
 
+def test_results_about_another_from_domain_get_no_acknowledgement(app: App) -> None:
+    # The receiving server checked evil.example; we read victim@else.example: parsers
+    # disagree about From, so the address in hand is not the one authenticated.
+    raw = (f"Authentication-Results: {GOOGLE}; dkim=pass header.d=evil.example; "
+           "dmarc=pass header.from=evil.example\r\n"
+           "From: Victim <victim@else.example>\r\nTo: conduct@example.org\r\n"
+           "Subject: hi\r\nMessage-ID: <pd1@evil.example>\r\n\r\nbody\r\n").encode()
+    file(app, raw)
+    assert acks(app) == [] and suppressed_rule(app) == "sender-failed-authentication"
+
+
 def test_stranger_writing_the_rewritten_from_recovers_nobody(app: App) -> None:
     # Sent directly (not through the group): the conduct domain fails DMARC at the trusted
     # server, so the X-Original-From is not believed and nothing goes to the "victim".

@@ -77,7 +77,7 @@ def test_only_the_topmost_authentication_results_counts() -> None:
     ("mx.example.org; dmarc=pass header.from=example.org", "pass"),
     ("mx.example.org; dkim=pass header.i=@example.org", "pass"),
     ("mx.example.org; dkim=pass header.d=ample.org", "none"),
-    ("mx.example.org; dmarc=pass header.from=other.example", "none"),
+    ("mx.example.org; dmarc=pass header.from=other.example", "fail"),
     ("mx.example.org; spf=fail smtp.mailfrom=bounce@example.org", "fail"),
     ("mx.example.org; spf=fail smtp.mailfrom=bounce@example.org; dkim=pass header.d=example.org",
      "pass"),

@@ -73,10 +73,7 @@ class SenderAuthFailed(RuleKind):
         sender = ctx.pm.first_from
         if sender is None or "@" not in sender.key:
             return None
-        fields = header_fields(ctx.inbound.raw)
-        recovered = rewritten_from(fields, ctx.app.config.conduct_address) and \
-            sender.key != ctx.app.config.conduct_address
-        verdict = author_verdict(fields, ctx.app.config, sender.key, recovered=recovered)
+        verdict = author_verdict(header_fields(ctx.inbound.raw), ctx.app.config, sender.key)
         if verdict.status != "fail":
             return None
         return self.hit(f"{self.description} ({verdict.reason}, {verdict.source})",
