@@ -181,7 +181,7 @@ async def _login(app: App, client: aiosmtplib.SMTP) -> None:
     if client.last_ehlo_response is None:
         await client.ehlo()
     if mechanism not in {m.upper() for m in client.server_auth_methods}:
-        offered = " ".join(client.server_auth_methods) or "none"
+        offered = " ".join(sorted(m.upper() for m in client.server_auth_methods)) or "none"
         raise aiosmtplib.SMTPAuthenticationError(
             504, f"{cfg.host} does not offer AUTH {mechanism} (offers: {offered})")
     source = token_source(cfg.oauth2, user=cfg.username, label="SMTP",

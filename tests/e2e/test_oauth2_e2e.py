@@ -222,3 +222,31 @@ def _with(section: dict[str, Any], **changes: Any) -> Any:
     from bot.core.config import OAuth2Section
 
     return OAuth2Section(**{**section, **changes})
+
+
+def test_refused_fresh_token_and_missing_mechanism_are_plain_errors(
+        tmp_path: Path, oauth: tuple[Authority, OAuthServer], oauth_dovecot: Dovecot) -> None:
+    from imapclient.exceptions import LoginError
+    from sqlmodel import Session, select
+
+    from bot.store.models import Outbox
+    from tests.servers import SmtpSink
+
+    # The token is for another mailbox than the one logging in: Dovecot refuses it.
+    imap = {"host": "127.0.0.1", "port": oauth_dovecot.port, "security": "none",
+            "username": "other@example.org", "auth_method": "xoauth2",
+            "oauth2": refresh_oauth2(oauth[1])}
+    app = make_app(fresh_sqlite_url(tmp_path), imap=imap)
+    with pytest.raises(LoginError, match=r"^IMAP XOAUTH2 login refused by 127\.0\.0\.1: "):
+        connect(app)
+    assert oauth[0].grants == ["refresh_token"]  # a fresh token refused: no second try
+
+    # An SMTP server without AUTH XOAUTH2 says so, and the mail stays queued.
+    with SmtpSink(username="u", password="p") as sink:
+        smtp_app = _smtp_app(tmp_path / "s", sink.port, "xoauth2", refresh_oauth2(oauth[1]))
+        file(smtp_app, make_mail(subject="report"))
+        assert deliver_due(smtp_app) == 0
+        with Session(smtp_app.engine) as session:
+            [row] = session.exec(select(Outbox)).all()
+        assert "does not offer AUTH XOAUTH2 (offers: LOGIN PLAIN)" in (row.last_error or "")
+        assert sink.messages == []
