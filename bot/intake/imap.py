@@ -34,7 +34,7 @@ from sqlmodel import Session
 
 from bot.core.app import App
 from bot.core.log import get_logger
-from bot.core.oauth2 import token_source
+from bot.core.oauth2 import OAuth2Error, token_source
 from bot.core.tls import client_context
 from bot.filing.context import Origin
 from bot.filing.quarantine import quarantine
@@ -79,7 +79,12 @@ def login(app: App, client: IMAPClient) -> None:
                           base_dir=app.config.base_dir)
     mechanism = cfg.auth_method.upper()
     while True:
-        token, fresh = source.get()
+        try:
+            token, fresh = source.get()
+        except OAuth2Error as exc:
+            # Said here, with its reason: the reconnect loop logs only the error's type.
+            log.warning("imap login impossible: no OAuth2 token", reason=str(exc))
+            raise
         try:
             if cfg.auth_method == "xoauth2":
                 client.oauth2_login(cfg.username, token)
@@ -90,8 +95,10 @@ def login(app: App, client: IMAPClient) -> None:
             source.invalidate()
             if not fresh:
                 continue
-            raise LoginError(f"IMAP {mechanism} login refused by {cfg.host}: "
-                             f"{' '.join(str(exc).split())[:200]}") from None
+            message = (f"IMAP {mechanism} login refused by {cfg.host}: "
+                       f"{' '.join(str(exc).split())[:200]}")
+            log.warning("imap login refused", reason=message)
+            raise LoginError(message) from None
 
 
 def _uidvalidity(select_info: dict[bytes, Any]) -> int:

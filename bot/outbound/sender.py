@@ -50,7 +50,7 @@ from sqlmodel import Session, col, select
 from bot.core.app import App
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.core.oauth2 import oauthbearer_string, token_source, xoauth2_string
+from bot.core.oauth2 import OAuth2Error, oauthbearer_string, token_source, xoauth2_string
 from bot.core.tls import client_context
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox
@@ -187,7 +187,11 @@ async def _login(app: App, client: aiosmtplib.SMTP) -> None:
     source = token_source(cfg.oauth2, user=cfg.username, label="SMTP",
                           base_dir=app.config.base_dir)
     while True:
-        token, fresh = source.get()
+        try:
+            token, fresh = source.get()
+        except OAuth2Error as exc:
+            log.warning("smtp login impossible: no OAuth2 token", reason=str(exc))
+            raise
         initial = (xoauth2_string(cfg.username, token) if mechanism == "XOAUTH2"
                    else oauthbearer_string(cfg.username, token, cfg.host, cfg.port))
         response = await client.execute_command(
@@ -201,9 +205,10 @@ async def _login(app: App, client: aiosmtplib.SMTP) -> None:
         # A cached token the server refuses is dropped and tried once more, fresh.
         source.invalidate()
         if fresh:
-            raise aiosmtplib.SMTPAuthenticationError(
-                response.code, f"{mechanism} login refused by {cfg.host}: "
-                f"{' '.join(response.message.split())[:200]}")
+            message = (f"{mechanism} login refused by {cfg.host}: "
+                       f"{' '.join(response.message.split())[:200]}")
+            log.warning("smtp login refused", reason=message)
+            raise aiosmtplib.SMTPAuthenticationError(response.code, message)
 
 
 async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attempt:
