@@ -354,6 +354,10 @@ class Config(_Section):
         for key, value in checks:
             if value and not self.resolve_path(value).is_file():
                 raise ValueError(f"{key}: no such file: {value}")
+        if self.intake.conduct_list_id and not (self.auth.authserv_id
+                                                or self.auth.microsoft_receiving_host):
+            # Without a trusted verdict no relay can be told from a forgery.
+            raise ValueError("intake.conduct_list_id needs auth.authserv_id")
         return self
 
     @property

@@ -17,7 +17,7 @@ def cfg(environ: dict[str, str] | None = None, **sections: Any) -> Any:
 
 def test_group_keys_are_normalised() -> None:
     config = cfg(intake={"conduct_list_id": " <Conduct.Example.ORG> "},
-                 auth={"trusted_arc_sealers": ["MX.Google.com."],
+                 auth={"authserv_id": "mx.google.com", "trusted_arc_sealers": ["MX.Google.com."],
                        "microsoft_receiving_host": "Protection.Outlook.com"})
     assert config.intake.conduct_list_id == "conduct.example.org"
     assert config.auth.trusted_arc_sealers == ["mx.google.com"]
@@ -36,6 +36,8 @@ def test_group_keys_are_normalised() -> None:
     ({"smtp": {"auth_method": "xoauth2", "oauth2": {"provider": "magic"}}},
      "smtp.oauth2.provider"),
     ({"tls": {"ca_file": "missing.pem"}}, "tls.ca_file: no such file"),
+    ({"intake": {"conduct_list_id": "conduct.example.org"}},
+     "intake.conduct_list_id needs auth.authserv_id"),
 ])
 def test_bad_values_name_the_key(sections: dict[str, Any], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
