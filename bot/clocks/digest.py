@@ -144,6 +144,11 @@ class _World:
     templates: dict[str, str]
 
 
+# Fixed text: the report was filed, but its sender's domain failed authentication.
+UNAUTHENTICATED_REPORT = ("one report could not be acknowledged because its sender "
+                          "failed authentication")
+
+
 def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
     cases = list(session.exec(
         select(Case).where(Case.merged_into == None)  # noqa: E711
@@ -160,7 +165,8 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
-                                                     "mail_queued"]),
+                                                     "mail_queued",
+                                                     "acknowledgement_suppressed"]),
                                 col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
     ).all())
@@ -254,6 +260,10 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
             held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
         elif ev.kind == EventKind.QUARANTINED:
             quarantined += 1
+        elif ev.kind == EventKind.ACKNOWLEDGEMENT_SUPPRESSED:
+            if ev.data.get("sender_failed_authentication"):
+                warnings.append((ev.at, [code_of(ev.case_id), format_moment(ev.at, zone),
+                                         UNAUTHENTICATED_REPORT]))
         elif "warning" in ev.kind and (ev.case_id, ev.at.replace(microsecond=0)) not in mailed:
             # A warning recorded without a mail of its own (one line per warning).
             warnings.append((ev.at, [code_of(ev.case_id), format_moment(ev.at, zone),

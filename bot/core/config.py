@@ -35,6 +35,13 @@ SECRET_ENV = (
     ("COCBOT_SECRET_KEY", "bot", "secret_key"),
     ("COCBOT_DATABASE_URL", "database", "url"),
 )
+# OAuth2 client secrets and refresh tokens: (env var, section, key) under [<section>.oauth2].
+OAUTH2_SECRET_ENV = (
+    ("COCBOT_IMAP_OAUTH2_CLIENT_SECRET", "imap", "client_secret"),
+    ("COCBOT_IMAP_OAUTH2_REFRESH_TOKEN", "imap", "refresh_token"),
+    ("COCBOT_SMTP_OAUTH2_CLIENT_SECRET", "smtp", "client_secret"),
+    ("COCBOT_SMTP_OAUTH2_REFRESH_TOKEN", "smtp", "refresh_token"),
+)
 
 
 class ConfigError(Exception):
@@ -88,6 +95,48 @@ class IntakeSection(_Section):
     # Without backfill_before: on the very first run, mail that arrived more than this
     # long before the bot first started is old mail, filed silently.
     backfill_grace_minutes: float = Field(default=60.0, ge=0)
+    # The List-Id of the Google Group that is the conduct address (e.g.
+    # "conduct.djangoproject.com"): mail it relays is not list mail.
+    conduct_list_id: str = ""
+
+    @field_validator("conduct_list_id")
+    @classmethod
+    def _list_id(cls, v: str) -> str:
+        v = v.strip().strip("<>").strip().lower()
+        if v and not re.fullmatch(r"[a-z0-9._-]+", v):
+            raise ValueError('must be a bare list id such as "conduct.djangoproject.com"')
+        return v
+
+
+class OAuth2Section(_Section):
+    """How the bot gets an OAuth2 access token for IMAP or SMTP (see bot.core.oauth2)."""
+
+    # google_service_account: a service-account key with domain-wide delegation;
+    # refresh_token: a stored refresh token (Google or any OAuth2 provider);
+    # microsoft_client_credentials: a Microsoft Entra app's client id and secret.
+    provider: Literal["google_service_account", "refresh_token",
+                      "microsoft_client_credentials"]
+    token_url: str = ""               # default: the provider's own endpoint
+    client_id: str = ""
+    client_secret: str = ""           # or COCBOT_<IMAP|SMTP>_OAUTH2_CLIENT_SECRET
+    refresh_token: str = ""           # or COCBOT_<IMAP|SMTP>_OAUTH2_REFRESH_TOKEN
+    service_account_file: str = ""    # the service account's JSON key file
+    tenant: str = ""                  # Microsoft: the directory (tenant) id or domain
+    scope: str = ""                   # default: the provider's mail scope
+    refresh_margin_seconds: float = Field(default=300.0, ge=0)
+    timeout: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> OAuth2Section:
+        needed = {
+            "google_service_account": ("service_account_file",),
+            "refresh_token": ("client_id", "refresh_token"),
+            "microsoft_client_credentials": ("client_id", "client_secret", "tenant"),
+        }[self.provider]
+        for key in needed:
+            if not getattr(self, key):
+                raise ValueError(f"{key} is required with provider = {self.provider!r}")
+        return self
 
 
 class ImapSection(_Section):
@@ -103,6 +152,15 @@ class ImapSection(_Section):
     poll_seconds: int = Field(default=60, gt=0)
     socket_timeout: float = Field(default=30.0, gt=0)
     reconnect_max_seconds: float = Field(default=300.0, gt=0)
+    # password (LOGIN; an app password for Google), or an OAuth2 SASL mechanism.
+    auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
+    oauth2: OAuth2Section | None = None
+
+    @model_validator(mode="after")
+    def _oauth2_given(self) -> ImapSection:
+        if self.auth_method != "password" and self.oauth2 is None:
+            raise ValueError(f"auth_method = {self.auth_method!r} needs an [imap.oauth2] table")
+        return self
 
 
 class SmtpSection(_Section):
@@ -117,12 +175,53 @@ class SmtpSection(_Section):
     give_up_after_hours: float = Field(default=48.0, gt=0)
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
+    auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
+    oauth2: OAuth2Section | None = None
+
+    @model_validator(mode="after")
+    def _oauth2_given(self) -> SmtpSection:
+        if self.auth_method != "password" and self.oauth2 is None:
+            raise ValueError(f"auth_method = {self.auth_method!r} needs an [smtp.oauth2] table")
+        return self
 
 
 class AuthSection(_Section):
     """Whose Authentication-Results header the bot trusts."""
 
     authserv_id: str = ""
+    # Authentication-Results without an authserv-id (Microsoft 365 / Exchange Online)
+    # are trusted when written by this receiving host or a host below it, e.g.
+    # "protection.outlook.com".
+    microsoft_receiving_host: str = ""
+    # ARC sealers (the authserv-id in their ARC-Authentication-Results, e.g.
+    # "mx.google.com") whose first-hop results are trusted for mail relayed by the group.
+    trusted_arc_sealers: list[str] = Field(default_factory=list)
+
+    @field_validator("microsoft_receiving_host")
+    @classmethod
+    def _host(cls, v: str) -> str:
+        v = v.strip().lower().rstrip(".")
+        if v and not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", v):
+            raise ValueError(f"not a host name: {v!r}")
+        return v
+
+    @field_validator("trusted_arc_sealers")
+    @classmethod
+    def _sealers(cls, v: list[str]) -> list[str]:
+        out = []
+        for item in v:
+            name = item.strip().lower().rstrip(".")
+            if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", name):
+                raise ValueError(f"not a host name: {item!r}")
+            out.append(name)
+        return out
+
+
+class TlsSection(_Section):
+    """Certificates the bot trusts for IMAP and SMTP over TLS."""
+
+    # A PEM file of CA certificates to trust instead of the system's (a private CA).
+    ca_file: str = ""
 
 
 def _tz(value: str) -> str:
@@ -219,6 +318,7 @@ class Config(_Section):
     imap: ImapSection = ImapSection()
     smtp: SmtpSection = SmtpSection()
     auth: AuthSection = AuthSection()
+    tls: TlsSection = TlsSection()
     schedule: ScheduleSection = ScheduleSection()
     acknowledgement: AcknowledgementSection = AcknowledgementSection()
     members: list[Member] = Field(default_factory=list)
@@ -240,6 +340,24 @@ class Config(_Section):
             raise ValueError("conduct_address must not be a member's address")
         if self.intake.source == "maildir" and not self.intake.maildir:
             raise ValueError("intake.maildir is required when intake.source = 'maildir'")
+        return self
+
+    @model_validator(mode="after")
+    def _files_readable(self) -> Config:
+        # A CA file or service-account key that cannot be read would only show up at
+        # the first connection; say so at start-up, naming the key.
+        checks = [("tls.ca_file", self.tls.ca_file)]
+        for name, section in (("imap", self.imap.oauth2), ("smtp", self.smtp.oauth2)):
+            if section is not None and section.service_account_file:
+                checks.append((f"{name}.oauth2.service_account_file",
+                               section.service_account_file))
+        for key, value in checks:
+            if value and not self.resolve_path(value).is_file():
+                raise ValueError(f"{key}: no such file: {value}")
+        if self.intake.conduct_list_id and not (self.auth.authserv_id
+                                                or self.auth.microsoft_receiving_host):
+            # Without a trusted verdict no relay can be told from a forgery.
+            raise ValueError("intake.conduct_list_id needs auth.authserv_id")
         return self
 
     @property
@@ -295,6 +413,11 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
             if not isinstance(data[section], dict):
                 raise ConfigError(f"{section}: must be a table")
             data[section][key] = environ[var]
+    for var, section, key in OAUTH2_SECRET_ENV:
+        table = data.get(section)
+        oauth2 = table.get("oauth2") if isinstance(table, dict) else None
+        if environ.get(var) and isinstance(table, dict) and isinstance(oauth2, dict):
+            data[section] = {**table, "oauth2": {**oauth2, key: environ[var]}}
 
 
 def _anchor_sqlite_path(data: dict[str, Any], base_dir: str) -> None:

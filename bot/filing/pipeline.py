@@ -25,6 +25,7 @@ from bot.core.log import get_logger
 from bot.filing import pipelines
 from bot.filing.context import MessageContext, Origin, Outcome, Status
 from bot.filing.quarantine import dedupe_key, quarantine
+from bot.filing.relay import author_view
 from bot.filing.threads import ThreadMatch, match_case, remember_ids
 from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
@@ -68,6 +69,8 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     except ParseError as exc:
         return quarantine(session, raw, reason=f"cannot parse: {exc}", kind="unparsable",
                           source=origin.source)
+    # Mail the group relayed with a rewritten From is filed as from its real author.
+    pm = author_view(app.config, raw, pm)
     msg = Arrival(raw=raw, sha=sha, origin=origin, pm=pm, key=dedupe_key(pm.message_id, sha))
     early = _seen_before(app, session, msg) or _spam(session, msg)
     if early is not None:

@@ -21,7 +21,7 @@ Who gets what:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.core.events import EventKind
 from bot.core.log import get_logger
@@ -42,9 +42,10 @@ if TYPE_CHECKING:
 
 log = get_logger("acknowledge")
 
-def _suppress(ctx: MessageContext, rule: str, reason: str, *, danger: bool = False) -> None:
+def _suppress(ctx: MessageContext, rule: str, reason: str, *, danger: bool = False,
+              **data: Any) -> None:
     add_event(ctx.session, ctx.case, EventKind.ACKNOWLEDGEMENT_SUPPRESSED,
-              message_id=ctx.pm.message_id, rule=rule, reason=reason, danger=danger)
+              message_id=ctx.pm.message_id, rule=rule, reason=reason, danger=danger, **data)
     log.info("acknowledgement suppressed", case=ctx.case.code,
              message_id=ctx.pm.message_id, rule=rule)
 
@@ -77,7 +78,7 @@ def acknowledge(ctx: MessageContext) -> None:
         return
     hits: list[RuleHit] = run_chain(rules, Chain.ACKNOWLEDGE, ctx, first_only=True)
     if hits:
-        _suppress(ctx, hits[0].rule, hits[0].reason, danger=bool(danger_hits))
+        _suppress(ctx, hits[0].rule, hits[0].reason, danger=bool(danger_hits), **hits[0].data)
         return
     template = TEMPLATE_DECISION_NEEDED
     if _is_local_representative(ctx) and run_chain(rules, Chain.ACTION_TAKEN, ctx, first_only=True):

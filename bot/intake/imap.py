@@ -27,13 +27,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.util import to_unicode
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.core.app import App
 from bot.core.log import get_logger
+from bot.core.oauth2 import OAuth2Error, token_source
+from bot.core.tls import client_context
 from bot.filing.context import Origin
 from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
@@ -46,17 +48,57 @@ FETCH_BATCH = 50
 
 
 def connect(app: App) -> IMAPClient:
-    """Log in to the configured server and return the client (folder not selected)."""
+    """Log in to the configured server and return the client (folder not selected).
+
+    TLS certificates are checked against the system's CAs or ``tls.ca_file``.
+    """
     cfg = app.config.imap
-    context = ssl.create_default_context()
+    context = client_context(app.config)
     client = IMAPClient(
         cfg.host, port=cfg.port, ssl=cfg.security == "ssl", ssl_context=context,
         timeout=cfg.socket_timeout,
     )
     if cfg.security == "starttls":
         client.starttls(context)
-    client.login(cfg.username, cfg.password)
+    login(app, client)
     return client
+
+
+def login(app: App, client: IMAPClient) -> None:
+    """Authenticate: LOGIN with the password (or app password), or XOAUTH2 / OAUTHBEARER.
+
+    A cached OAuth2 token the server refuses (revoked, or expired early) is
+    dropped and the login tried once more with a freshly fetched one; a fresh
+    token refused gives a LoginError naming the mechanism and quoting the server.
+    """
+    cfg = app.config.imap
+    if cfg.auth_method == "password" or cfg.oauth2 is None:
+        client.login(cfg.username, cfg.password)
+        return
+    source = token_source(cfg.oauth2, user=cfg.username, label="IMAP",
+                          base_dir=app.config.base_dir)
+    mechanism = cfg.auth_method.upper()
+    while True:
+        try:
+            token, fresh = source.get()
+        except OAuth2Error as exc:
+            # Said here, with its reason: the reconnect loop logs only the error's type.
+            log.warning("imap login impossible: no OAuth2 token", reason=str(exc))
+            raise
+        try:
+            if cfg.auth_method == "xoauth2":
+                client.oauth2_login(cfg.username, token)
+            else:
+                client.oauthbearer_login(cfg.username, token)
+            return
+        except LoginError as exc:
+            source.invalidate()
+            if not fresh:
+                continue
+            message = (f"IMAP {mechanism} login refused by {cfg.host}: "
+                       f"{' '.join(str(exc).split())[:200]}")
+            log.warning("imap login refused", reason=message)
+            raise LoginError(message) from None
 
 
 def _uidvalidity(select_info: dict[bytes, Any]) -> int:

@@ -361,5 +361,77 @@ def _property_values(result: Any, ptype: str, name: str) -> list[str]:
 
 
 def verify_member(raw: bytes | str, config: Config) -> AuthVerdict:
-    """`authenticate` against the configured roster and authserv-id (the one rule)."""
-    return authenticate(raw, config.member_address_map, config.auth.authserv_id)
+    """`authenticate` against the configured roster and authserv-id (the one rule).
+
+    Where the configuration allows it, a message that fails only for want of a
+    trusted RFC 8601 verdict gets a second look: Microsoft 365's id-less header
+    from the configured receiving host, and a member's mail relayed by the
+    group, judged by what a trusted ARC sealer saw at the first hop
+    (`_verify_beyond_authserv`).
+    """
+    verdict = authenticate(raw, config.member_address_map, config.auth.authserv_id)
+    if verdict.ok or not (config.auth.microsoft_receiving_host
+                          or config.auth.trusted_arc_sealers):
+        return verdict
+    if not verdict.reason.startswith(_SECOND_LOOK_REASONS):
+        return verdict
+    return _verify_beyond_authserv(raw, config, verdict)
+
+
+# Reasons `authenticate` gives that are about the Authentication-Results (or, for
+# the group's rewritten From, about who the sender is): only these get a second
+# look.  Anything about the shape of the message stays a rejection.
+_SECOND_LOOK_REASONS = (
+    "not a member",
+    "From display name contains an address",  # Google's rewrite of a name-less author
+    "no authserv-id configured",
+    "topmost Authentication-Results",
+    "dmarc=fail",
+    "no dmarc=pass or aligned dkim=pass",
+)
+
+
+def _verify_beyond_authserv(raw: bytes | str, config: Config,
+                            first: AuthVerdict) -> AuthVerdict:
+    """The Microsoft 365 and group (ARC first hop) paths of `verify_member`."""
+    from bot.mail.arc import first_hop
+    from bot.mail.authresults import domain_verdict, trusted_results
+    from bot.mail.grouprelay import rewritten_from
+
+    address: str | None = first.address
+    try:
+        fields = _header_fields(_to_text(raw))
+        from_value = _single_from(fields)
+        via_group = rewritten_from(fields, config.conduct_address)
+        if via_group:
+            # The group rewrote From; the member is the one X-Original-From.
+            originals = [v for n, v in fields if n.lower() == "x-original-from"]
+            if len(originals) != 1:
+                raise _Reject("rewritten From without exactly one X-Original-From")
+            address, domain = _parse_from(originals[0])
+        else:
+            address, domain = _parse_from(from_value)
+        if address not in config.member_address_map:
+            raise _Reject("not a member")
+        trusted, why = trusted_results(fields, config.auth.authserv_id,
+                                       config.auth.microsoft_receiving_host)
+        if trusted is None:
+            raise _Reject(why)
+        no_hop = first.reason
+        if not via_group and not trusted.authserv_id:
+            # Microsoft 365's own header, written by the configured receiving host.
+            direct = domain_verdict(trusted, domain)
+            if direct.status == "pass":
+                return AuthVerdict(ok=True, reason=f"{direct.reason} (Microsoft 365)",
+                                   address=address)
+            no_hop = f"{direct.reason} (Microsoft 365)"
+        hop, why = first_hop(fields, trusted, config.auth.trusted_arc_sealers)
+        if hop is None:
+            raise _Reject(why if via_group else no_hop)
+        verdict = domain_verdict(hop, domain)
+        if verdict.status != "pass":
+            raise _Reject(f"first hop ({hop.authserv_id}): {verdict.reason}")
+    except _Reject as rejection:
+        return AuthVerdict(ok=False, reason=rejection.reason, address=address)
+    return AuthVerdict(ok=True, reason=f"first hop {verdict.reason} (ARC, {hop.authserv_id})",
+                       address=address)

@@ -36,6 +36,7 @@ everything we send and by never answering DSNs or auto-submitted mail.
 from __future__ import annotations
 
 import asyncio
+import base64
 import random
 import ssl
 import threading
@@ -49,6 +50,8 @@ from sqlmodel import Session, col, select
 from bot.core.app import App
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.core.oauth2 import OAuth2Error, oauthbearer_string, token_source, xoauth2_string
+from bot.core.tls import client_context
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox
 from bot.store.records import add_event
@@ -144,8 +147,8 @@ def _claim(app: App, row: Outbox) -> bool:
         return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
 
 
-def _tls_context() -> ssl.SSLContext:
-    return ssl.create_default_context()
+def _tls_context(app: App) -> ssl.SSLContext:
+    return client_context(app.config)
 
 
 async def _connect(app: App) -> aiosmtplib.SMTP:
@@ -156,12 +159,56 @@ async def _connect(app: App) -> aiosmtplib.SMTP:
         timeout=smtp_cfg.timeout,
         use_tls=smtp_cfg.security == "ssl",
         start_tls=smtp_cfg.security == "starttls",
-        tls_context=_tls_context() if smtp_cfg.security != "none" else None,
+        tls_context=_tls_context(app) if smtp_cfg.security != "none" else None,
     )
     await client.connect()
-    if smtp_cfg.username:
-        await client.login(smtp_cfg.username, smtp_cfg.password)
+    await _login(app, client)
     return client
+
+
+async def _login(app: App, client: aiosmtplib.SMTP) -> None:
+    """Authenticate: the password (or app password), or XOAUTH2 / OAUTHBEARER.
+
+    A cached OAuth2 token the server refuses is dropped and tried once more,
+    freshly fetched; a fresh one refused is an error quoting the server's words.
+    """
+    cfg = app.config.smtp
+    if cfg.auth_method == "password" or cfg.oauth2 is None:
+        if cfg.username:
+            await client.login(cfg.username, cfg.password)
+        return
+    mechanism = cfg.auth_method.upper()
+    if client.last_ehlo_response is None:
+        await client.ehlo()
+    if mechanism not in {m.upper() for m in client.server_auth_methods}:
+        offered = " ".join(sorted(m.upper() for m in client.server_auth_methods)) or "none"
+        raise aiosmtplib.SMTPAuthenticationError(
+            504, f"{cfg.host} does not offer AUTH {mechanism} (offers: {offered})")
+    source = token_source(cfg.oauth2, user=cfg.username, label="SMTP",
+                          base_dir=app.config.base_dir)
+    while True:
+        try:
+            token, fresh = source.get()
+        except OAuth2Error as exc:
+            log.warning("smtp login impossible: no OAuth2 token", reason=str(exc))
+            raise
+        initial = (xoauth2_string(cfg.username, token) if mechanism == "XOAUTH2"
+                   else oauthbearer_string(cfg.username, token, cfg.host, cfg.port))
+        response = await client.execute_command(
+            b"AUTH", mechanism.encode(), base64.b64encode(initial.encode()))
+        if response.code == 334:
+            # An error challenge (JSON); the client's answer ends the exchange.
+            response = await client.execute_command(
+                b"" if mechanism == "XOAUTH2" else b"AQ==")
+        if response.code == 235:
+            return
+        # A cached token the server refuses is dropped and tried once more, fresh.
+        source.invalidate()
+        if fresh:
+            message = (f"{mechanism} login refused by {cfg.host}: "
+                       f"{' '.join(response.message.split())[:200]}")
+            log.warning("smtp login refused", reason=message)
+            raise aiosmtplib.SMTPAuthenticationError(response.code, message)
 
 
 async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attempt:

@@ -26,6 +26,7 @@ POLICY_MODULES: tuple[str, ...] = ("bot.rules.policies", "bot.hygiene.policies")
 KIND_MODULES: tuple[str, ...] = (
     "bot.rules.kinds.autoreply",
     "bot.rules.kinds.headers",
+    "bot.rules.kinds.grouprelay",
     "bot.hygiene.kinds",
 )
 

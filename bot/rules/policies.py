@@ -72,11 +72,22 @@ class HeaderMatchPolicy(Policy):
     header: str
     pattern: str = ""
     ignore_case: bool = True
+    # Mail relayed by the conduct group itself (List-Id = intake.conduct_list_id)
+    # does not match: the group's List-Id and Precedence are not the sender's.
+    except_conduct_list: bool = False
 
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, v: str) -> str:
         return validators.regex(v)
+
+
+class GroupNoticePolicy(Policy):
+    """Google's notification senders, as ``local@domain`` (compared lower-cased)."""
+
+    notification_senders: list[str] = Field(default_factory=lambda: [
+        "noreply@google.com", "groups-noreply@google.com", "noreply@googlegroups.com",
+        "groups-noreply@googlegroups.com"])
 
 
 POLICY_MODELS: dict[str, type[Policy]] = {
@@ -88,4 +99,6 @@ POLICY_MODELS: dict[str, type[Policy]] = {
     "ack_rate_limit": RateLimitPolicy,
     "phrase_match": PhraseMatchPolicy,
     "header_match": HeaderMatchPolicy,
+    "group_notice": GroupNoticePolicy,
+    "sender_auth_failed": Policy,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.filing.context import MessageContext
+from bot.mail.grouprelay import header_fields, is_conduct_list
 from bot.rules.base import RuleHit, RuleKind, rule_kind
 from bot.rules.policies import HeaderMatchPolicy
 
@@ -22,6 +23,9 @@ class HeaderMatch(RuleKind):
         assert isinstance(policy, HeaderMatchPolicy)
         values = ctx.pm.header_all(policy.header)
         if not values:
+            return None
+        if policy.except_conduct_list and is_conduct_list(
+                header_fields(ctx.inbound.raw), ctx.app.config.intake.conduct_list_id):
             return None
         if not policy.pattern:
             return self.hit()
