@@ -1,0 +1,80 @@
+"""`cocbot db backup PATH` / `cocbot db restore PATH`: keep the records, bring them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.cli.common import CliState, fail, pass_state
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_state
+def backup_cmd(state: CliState, path: Path) -> None:
+    """Write a consistent copy of the database to PATH (a new file, mode 0600).
+
+    Safe while `cocbot run` is running: SQLite's online backup API, or pg_dump
+    (custom format) for PostgreSQL.
+    """
+    from bot.store.backup import BackupError, backup
+    from bot.store.db import make_engine, require_current_schema
+
+    url = state.config.database.url
+    engine = make_engine(url)
+    from bot.store.db import SchemaOutOfDate
+
+    try:
+        require_current_schema(engine)
+    except SchemaOutOfDate as exc:
+        fail(str(exc), code=3)
+    try:
+        how = backup(url, engine, path, datetime.now(UTC))
+    except BackupError as exc:
+        fail(f"backup failed: {exc}")
+    click.echo(f"backup written to {path} ({how})")
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask before replacing the records.")
+@pass_state
+def restore_cmd(state: CliState, path: Path, yes: bool) -> None:
+    """Replace the records with the backup at PATH (stop `cocbot run` first).
+
+    Afterwards the bot does not act twice on what it handled before the restore:
+    mail that arrived earlier is filed silently, mail still queued in the backup
+    is held for `cocbot outbox retry`, reminders and digests already due count
+    as sent.
+    """
+    from bot.service.restore import after_restore
+    from bot.store.backup import BackupError, restore
+    from bot.store.db import make_engine, upgrade
+
+    url = state.config.database.url
+    if not yes and not click.confirm(
+            "Replace every record in the configured database with this backup?"):
+        fail("restore cancelled; nothing was changed")
+    try:
+        how = restore(url, path)
+    except BackupError as exc:
+        fail(f"restore failed: {exc}")
+    # A backup from an older release: bring its schema up to date before marking it.
+    upgrade(url)
+    report = after_restore(state.config, make_engine(url), datetime.now(UTC))
+    taken = (report.backup_taken_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+             if report.backup_taken_at else "unknown")
+    click.echo(f"restored from {path} ({how}); backup taken {taken}")
+    click.echo(f"mail that arrived before {report.restored_at:%Y-%m-%d %H:%M:%S} UTC will be "
+               "filed silently")
+    click.echo(f"{report.held_mail} queued mail(s) held (see `cocbot outbox`), "
+               f"{report.reminders_assumed} reminder(s) counted as sent, "
+               f"{report.digests_claimed} digest(s) claimed")
+
+
+def register(group: click.Group) -> None:
+    """Add `backup` and `restore` to the `db` command group."""
+    group.add_command(backup_cmd)
+    group.add_command(restore_cmd)

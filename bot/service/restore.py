@@ -1,0 +1,138 @@
+"""After `cocbot db restore`: the bot must not act twice on what it handled before.
+
+The restored records end at the moment the backup was taken.  The bot that ran
+afterwards, until the restore, may have acknowledged reports, sent reminders
+and digests, and delivered mail that was still queued in the backup; none of
+that is in the restored records.  So the restore moment is recorded and:
+
+- intake files mail that arrived before it silently (`bot.intake.filer`
+  `backfill_cutoff`): cases, records and commands are rebuilt, no
+  acknowledgement, transcript or warning goes out a second time;
+- mail still queued in the backup is held (status "failed", with the reason)
+  rather than sent again: it may have gone out already.  `cocbot outbox`
+  lists it, the digest reports it, `cocbot outbox retry ID` sends it;
+- every reminder that could have gone out by the restore counts as sent at
+  the restore moment (a `reminder_sent` event with ``assumed = "restore"``),
+  so the next one follows `schedule.reminder_repeat_hours` later;
+- each digest whose time fell between the backup and the restore is claimed
+  without mail, so nobody gets that day's digest twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, select
+
+from bot.clocks.casefacts import case_facts
+from bot.clocks.reminders import obligations
+from bot.core.clock import at_local, local
+from bot.core.config import Config
+from bot.core.events import EventKind
+from bot.store.backup import BACKUP_AT, RESTORED_AT, set_time
+from bot.store.db import session_scope
+from bot.store.models import Case, DigestClaim, Event, InboundMessage, Outbox, Setting
+from bot.store.records import add_event
+
+HELD_REASON = ("held at restore: queued when the backup was taken, so it may already have "
+               "gone out before the restore; `cocbot outbox retry ID` sends it")
+
+
+@dataclass(frozen=True)
+class RestoreReport:
+    """What `after_restore` did."""
+
+    restored_at: datetime
+    backup_taken_at: datetime | None
+    held_mail: int
+    reminders_assumed: int
+    digests_claimed: int
+
+
+def after_restore(config: Config, engine: Engine, now: datetime) -> RestoreReport:
+    """Record the restore moment and make sure nothing handled before it happens again."""
+    # Whole seconds, like IMAP arrival times: mail in the restore's own second counts as new.
+    restored = now.replace(microsecond=0)
+    with session_scope(engine) as session:
+        taken = _backup_moment(session)
+        set_time(session, RESTORED_AT, restored)
+        held = _hold_outbox(session, restored)
+        reminders = _assume_reminders(session, config, restored)
+        digests = _claim_digests(session, config, taken, restored)
+        add_event(session, None, EventKind.RESTORED, at=restored,
+                  backup_taken_at=taken.isoformat() if taken else None, held_mail=held,
+                  reminders_assumed=reminders, digests_claimed=digests)
+    return RestoreReport(restored, taken, held, reminders, digests)
+
+
+def _backup_moment(session: Session) -> datetime | None:
+    """When the backup was taken: its own record, else its latest activity."""
+    row = session.get(Setting, BACKUP_AT)
+    if row is not None:
+        try:
+            return _utc(datetime.fromisoformat(row.value))
+        except ValueError:
+            pass
+    latest = [session.exec(select(func.max(col))).one()
+              for col in (Event.at, InboundMessage.received_at, Outbox.created_at)]
+    known = [_utc(t) for t in latest if t is not None]
+    return max(known) if known else None
+
+
+def _utc(value: datetime) -> datetime:
+    from datetime import UTC
+
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _hold_outbox(session: Session, restored: datetime) -> int:
+    rows = session.exec(select(Outbox).where(Outbox.status == "queued")).all()
+    for row in rows:
+        row.status = "failed"
+        row.last_error = HELD_REASON
+        session.add(row)
+        case = session.get(Case, row.case_id) if row.case_id else None
+        add_event(session, case, EventKind.MAIL_HELD_AT_RESTORE, message_id=row.message_id,
+                  at=restored, mail_kind=row.kind)
+    return len(rows)
+
+
+def _assume_reminders(session: Session, config: Config, restored: datetime) -> int:
+    repeat = timedelta(hours=config.schedule.reminder_repeat_hours)
+    count = 0
+    for case in session.exec(select(Case).where(Case.merged_into == None)).all():  # noqa: E711
+        facts = case_facts(session, config, case)
+        for ob in obligations(facts, config):
+            if ob.due > restored:
+                continue
+            sent = facts.reminders_sent(ob.key)
+            if sent and restored - _utc(sent[-1].at) < repeat:
+                continue
+            add_event(session, case, EventKind.REMINDER_SENT, at=restored, key=ob.key,
+                      reminder=ob.kind, to=[], due=ob.due.isoformat(), assumed="restore")
+            count += 1
+    return count
+
+
+def _claim_digests(session: Session, config: Config, taken: datetime | None,
+                   restored: datetime) -> int:
+    zone = config.schedule.zone
+    # Without any trace of when the backup was taken, the restore's own day is at risk.
+    start = taken or restored - timedelta(days=1)
+    day = local(start, zone).date()
+    last = local(restored, zone).date()
+    count = 0
+    while day <= last:
+        moment = at_local(day, config.schedule.digest_time, zone)
+        if start < moment <= restored:
+            for member in config.members:
+                exists = session.exec(select(DigestClaim.id).where(
+                    DigestClaim.recipient == member.email, DigestClaim.day == day)).first()
+                if exists is None:
+                    session.add(DigestClaim(recipient=member.email, day=day,
+                                            claimed_at=restored))
+                    count += 1
+        day += timedelta(days=1)
+    return count

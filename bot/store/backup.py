@@ -1,0 +1,200 @@
+"""Backups and restores of the records: a consistent copy, taken while the bot runs.
+
+SQLite: Python's `sqlite3.Connection.backup` (SQLite's online backup API)
+copies a consistent snapshot, including what is still in the `-wal` file,
+into one self-contained file created 0600.  A restore copies it back the same
+way, into the live file, so other connections see the old or the new records,
+never a mixture.
+
+PostgreSQL: `pg_dump --format=custom` (a consistent snapshot from one
+transaction) and `pg_restore --clean --if-exists --single-transaction`; the
+password goes to them in the environment (PGPASSWORD), never on the command line.
+
+Every backup records the moment it was taken (`backup:taken_at`, written to
+the live database just before the copy, so the copy holds it); every restore
+records its own moment (`backup:restored_at`).  Between the two the replaced
+bot may have acknowledged, reminded and sent: see `bot.service.restore`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from bot.store.dburl import PRIVATE_MODE, parse_url, prepare_url, sqlite_path
+from bot.store.models import Setting
+
+BACKUP_AT = "backup:taken_at"
+RESTORED_AT = "backup:restored_at"
+
+
+class BackupError(Exception):
+    """A backup or restore could not be made; the message says why."""
+
+
+def restored_at(engine: Engine) -> datetime | None:
+    """When these records were last restored from a backup (None: never)."""
+    return _setting_time(engine, RESTORED_AT)
+
+
+def backup_taken_at(engine: Engine) -> datetime | None:
+    """When the backup these records came from was taken (None: unknown)."""
+    return _setting_time(engine, BACKUP_AT)
+
+
+def _setting_time(engine: Engine, key: str) -> datetime | None:
+    try:
+        with Session(engine) as session:
+            row = session.get(Setting, key)
+    except SQLAlchemyError:
+        return None
+    if row is None:
+        return None
+    try:
+        return datetime.fromisoformat(row.value)
+    except ValueError:
+        return None
+
+
+def set_time(session: Session, key: str, at: datetime) -> None:
+    """Record moment `at` under `key` (caller's transaction)."""
+    row = session.get(Setting, key) or Setting(key=key, value="")
+    row.value = at.isoformat()
+    session.add(row)
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty, readable by its owner only; refuse to overwrite anything."""
+    if not path.parent.is_dir():
+        raise BackupError(f"the folder {path.parent} does not exist")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    except FileExistsError:
+        raise BackupError(f"{path} exists already; choose a new file name") from None
+    except OSError as exc:
+        raise BackupError(f"cannot create {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def backup(url: str, engine: Engine, dest: Path, now: datetime) -> str:
+    """Write a consistent copy of the database at `url` to `dest`; returns a description."""
+    with Session(engine) as session:
+        set_time(session, BACKUP_AT, now)
+        session.commit()
+    _private_file(dest)
+    try:
+        source = sqlite_path(url)
+        if source is not None:
+            _sqlite_backup(source, dest)
+            return f"SQLite online backup of {source}"
+        _pg_dump(parse_url(url), dest)
+        return "pg_dump (custom format)"
+    except BaseException:
+        with contextlib.suppress(OSError):
+            dest.unlink()
+        raise
+
+
+def _sqlite_backup(source: Path, dest: Path) -> None:
+    src = sqlite3.connect(source, timeout=30)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+        # One self-contained file: no -wal beside the copy.
+        dst.execute("PRAGMA journal_mode=DELETE")
+        verdict = dst.execute("PRAGMA quick_check").fetchone()
+        if verdict is None or verdict[0] != "ok":
+            raise BackupError(f"the copy failed its integrity check: {verdict}")
+    except sqlite3.Error as exc:
+        raise BackupError(f"SQLite backup failed: {exc}") from None
+    finally:
+        dst.close()
+        src.close()
+
+
+def restore(url: str, source: Path) -> str:
+    """Replace the records at `url` with the backup at `source`; returns a description."""
+    if not source.is_file():
+        raise BackupError(f"{source} is not a file")
+    target = sqlite_path(url)
+    if target is not None:
+        _sqlite_restore(source, target)
+        return f"SQLite backup copied into {target}"
+    _pg_restore(parse_url(url), source)
+    return "pg_restore"
+
+
+def _sqlite_restore(source: Path, target: Path) -> None:
+    try:
+        src = sqlite3.connect(source)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{source} cannot be opened: {exc}") from None
+    try:
+        try:
+            tables = {r[0] for r in src.execute("select name from sqlite_master")}
+        except sqlite3.DatabaseError:
+            raise BackupError(f"{source} is not a SQLite database") from None
+        if "alembic_version" not in tables or "inboundmessage" not in tables:
+            raise BackupError(f"{source} is not a cocbot backup (no cocbot tables)")
+        prepare_url(f"sqlite:///{target}")  # creates it 0600 on a new machine
+        dst = sqlite3.connect(target, timeout=30)
+        try:
+            src.backup(dst)
+        except sqlite3.Error as exc:
+            raise BackupError(f"restoring into {target} failed: {exc}") from None
+        finally:
+            dst.close()
+    finally:
+        src.close()
+
+
+def _pg_env(url: URL) -> dict[str, str]:
+    env = dict(os.environ)
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return env
+
+
+def _pg_conninfo(url: URL) -> str:
+    """A libpq URI without the password (that goes in PGPASSWORD)."""
+    plain = url.set(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False)
+
+
+def _pg_tool(name: str) -> str:
+    tool = shutil.which(name)
+    if tool is None:
+        raise BackupError(f"{name} is not installed (Debian package postgresql-client)")
+    return tool
+
+
+def _pg_run(args: list[str], url: URL) -> None:
+    try:
+        result = subprocess.run(args, env=_pg_env(url), capture_output=True, text=True,
+                                check=False, timeout=3600)
+    except OSError as exc:
+        raise BackupError(f"{args[0]} could not start: {exc.strerror}") from None
+    if result.returncode != 0:
+        words = " ".join(result.stderr.split())[:400] or f"exit status {result.returncode}"
+        raise BackupError(f"{Path(args[0]).name} failed: {words}")
+
+
+def _pg_dump(url: URL, dest: Path) -> None:
+    _pg_run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
+             f"--file={dest}", f"--dbname={_pg_conninfo(url)}"], url)
+
+
+def _pg_restore(url: URL, source: Path) -> None:
+    _pg_run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
+             "--no-privileges", "--single-transaction", "--exit-on-error",
+             f"--dbname={_pg_conninfo(url)}", str(source)], url)

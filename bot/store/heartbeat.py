@@ -1,0 +1,67 @@
+"""Heartbeats: when each worker of `cocbot run` last did its job, for `cocbot status`.
+
+A heartbeat is one `Setting` row per worker (``heartbeat:intake``), holding an
+ISO-8601 moment.  Workers call `beat` after each successful contact with their
+server; writes are throttled to one per `MIN_INTERVAL_SECONDS` per worker and
+process, so a busy inbox costs no extra transactions.  A failed write is logged
+and ignored: health reporting must never stop the work it reports on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, col, select
+
+from bot.core.log import get_logger
+from bot.store.models import Setting
+
+log = get_logger("heartbeat")
+
+PREFIX = "heartbeat:"
+INTAKE = "intake"  # the inbox was read (IMAP search/IDLE round, or a Maildir scan)
+SENDER = "sender"  # the sender looked at the outbox
+MIN_INTERVAL_SECONDS = 20.0
+
+_last_write: dict[tuple[int, str], float] = {}
+_lock = threading.Lock()
+
+
+def beat(engine: Engine, name: str, at: datetime, *, force: bool = False) -> None:
+    """Record that worker `name` was alive and in contact at `at` (aware UTC)."""
+    key = (id(engine), name)
+    now = time.monotonic()
+    with _lock:
+        last = _last_write.get(key)
+        if not force and last is not None and now - last < MIN_INTERVAL_SECONDS:
+            return
+        _last_write[key] = now
+    try:
+        with Session(engine) as session:
+            row = session.get(Setting, PREFIX + name)
+            if row is None:
+                row = Setting(key=PREFIX + name, value=at.isoformat())
+            else:
+                row.value = at.isoformat()
+            session.add(row)
+            session.commit()
+    except SQLAlchemyError as exc:
+        with _lock:
+            _last_write.pop(key, None)
+        log.warning("heartbeat not recorded", worker=name, error=type(exc).__name__)
+
+
+def read_beats(session: Session) -> dict[str, datetime]:
+    """Every worker's last heartbeat."""
+    rows = session.exec(select(Setting).where(col(Setting.key).startswith(PREFIX))).all()
+    out: dict[str, datetime] = {}
+    for row in rows:
+        try:
+            out[row.key[len(PREFIX):]] = datetime.fromisoformat(row.value)
+        except ValueError:
+            continue
+    return out
