@@ -48,7 +48,8 @@ def _print_text(health: Health) -> None:
         return f"{value.strftime('%Y-%m-%d %H:%M:%S')} UTC ({minutes:.0f} min ago)"
 
     rows = [
-        ("last inbox contact", when(health.last_intake_contact)),
+        (f"last {'IMAP' if health.intake_source == 'imap' else 'Maildir'} contact",
+         when(health.last_intake_contact)),
         ("last successful send", when(health.last_successful_send)),
         ("outbox queue", f"{health.queue_length} waiting"
          + (f", oldest queued {when(health.oldest_unsent)}" if health.oldest_unsent else "")),

@@ -25,6 +25,7 @@ class Health:
     """The figures `cocbot status` prints, and what is out of bounds."""
 
     now: datetime
+    intake_source: str  # imap | maildir: what "inbox contact" means
     last_intake_contact: datetime | None
     last_sender_pass: datetime | None
     last_successful_send: datetime | None
@@ -51,6 +52,7 @@ class Health:
             "healthy": self.healthy,
             "problems": list(self.problems),
             "checked_at": iso(self.now),
+            "intake_source": self.intake_source,
             "last_intake_contact": iso(self.last_intake_contact),
             "last_sender_pass": iso(self.last_sender_pass),
             "last_successful_send": iso(self.last_successful_send),
@@ -86,7 +88,8 @@ def measure(config: Config, engine: Engine, now: datetime) -> Health:
             col(Quarantine.released_at).is_(None)).group_by(Quarantine.kind))
         by_kind = dict(session.exec(open_q).all()) if current else {}
     health = Health(
-        now=now, last_intake_contact=beats.get(INTAKE), last_sender_pass=beats.get(SENDER),
+        now=now, intake_source=config.intake.source, last_intake_contact=beats.get(INTAKE),
+        last_sender_pass=beats.get(SENDER),
         last_successful_send=_aware(last_sent), queue_length=int(queue_length),
         oldest_unsent=_aware(oldest), failed_mail=int(failed),
         quarantined=sum(n for k, n in by_kind.items() if k != "spam"),
