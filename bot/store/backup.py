@@ -28,10 +28,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Session
 
-from bot.store.dburl import PRIVATE_MODE, parse_url, prepare_url, sqlite_path
+from bot.store.dburl import PRIVATE_MODE, describe_error, parse_url, prepare_url, sqlite_path
 from bot.store.models import Setting
 
 BACKUP_AT = "backup:taken_at"
@@ -88,9 +88,15 @@ def _private_file(path: Path) -> None:
 
 def backup(url: str, engine: Engine, dest: Path, now: datetime) -> str:
     """Write a consistent copy of the database at `url` to `dest`; returns a description."""
-    with Session(engine) as session:
-        set_time(session, BACKUP_AT, now)
-        session.commit()
+    try:
+        with Session(engine) as session:
+            set_time(session, BACKUP_AT, now)
+            session.commit()
+    except (OperationalError, ProgrammingError) as exc:
+        line = describe_error(exc) or ""
+        if isinstance(exc, OperationalError) and "no cocbot tables" not in line:
+            raise  # unreachable: the command line turns it into its one-line error
+        raise BackupError("the database has no cocbot tables yet; nothing to back up") from None
     _private_file(dest)
     try:
         source = sqlite_path(url)

@@ -125,3 +125,20 @@ def test_a_restore_with_nothing_queued_holds_nothing(tmp_path: Path, held: int) 
         file(app, make_mail(message_id="r1@mail.example", date=MONDAY), backfill=True)
     report = after_restore(app.config, app.engine, WEDNESDAY)
     assert report.held_mail == held
+
+
+def test_backup_of_an_empty_database_says_so(db_url: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.toml", config_dict(db_url))
+    result = invoke(config, "db", "backup", str(tmp_path / "b"))
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().endswith("no cocbot tables yet; nothing to back up")
+    assert not (tmp_path / "b").exists()
+
+
+def test_backup_before_an_upgrade_is_allowed(tmp_path: Path) -> None:
+    from bot.store.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'cocbot.db'}"
+    upgrade(url, "0001")  # the oldest schema there is
+    config = write_config(tmp_path / "c.toml", config_dict(url))
+    assert invoke(config, "db", "backup", str(tmp_path / "b")).exit_code == 0
