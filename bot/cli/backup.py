@@ -35,8 +35,10 @@ def backup_cmd(state: CliState, path: Path) -> None:
 @click.command("restore")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask before replacing the records.")
+@click.option("--force", is_flag=True,
+              help="Restore even though `cocbot run` did not stop cleanly (it crashed).")
 @pass_state
-def restore_cmd(state: CliState, path: Path, yes: bool) -> None:
+def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
     """Replace the records with the backup at PATH (stop `cocbot run` first).
 
     Afterwards the bot does not act twice on what it handled before the restore:
@@ -49,6 +51,11 @@ def restore_cmd(state: CliState, path: Path, yes: bool) -> None:
     from bot.store.db import make_engine, upgrade
 
     url = state.config.database.url
+    running = _running_since(url)
+    if running is not None and not force:
+        fail(f"`cocbot run` is running on this database (started {running}) or did not stop "
+             "cleanly: stop it first (a bot still running would act again on mail the "
+             "restore takes back); pass --force if it crashed")
     if not yes and not click.confirm(
             "Replace every record in the configured database with this backup?"):
         fail("restore cancelled; nothing was changed")
@@ -67,6 +74,25 @@ def restore_cmd(state: CliState, path: Path, yes: bool) -> None:
     click.echo(f"{report.held_mail} queued mail(s) held (see `cocbot outbox`), "
                f"{report.reminders_assumed} reminder(s) counted as sent, "
                f"{report.digests_claimed} digest(s) claimed")
+
+
+def _running_since(url: str) -> str | None:
+    """When the `cocbot run` that has not stopped cleanly started (None: none has)."""
+    from sqlalchemy.exc import SQLAlchemyError
+    from sqlmodel import Session
+
+    from bot.store.db import make_engine
+    from bot.store.heartbeat import RUNNING, read_beats
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            started = read_beats(session).get(RUNNING)
+    except SQLAlchemyError:
+        return None  # nothing there yet (a new machine): nothing is running on it
+    finally:
+        engine.dispose()
+    return started.strftime("%Y-%m-%d %H:%M:%S UTC") if started else None
 
 
 def register(group: click.Group) -> None:

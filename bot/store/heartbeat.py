@@ -25,6 +25,7 @@ log = get_logger("heartbeat")
 PREFIX = "heartbeat:"
 INTAKE = "intake"  # the inbox was read (IMAP search/IDLE round, or a Maildir scan)
 SENDER = "sender"  # the sender looked at the outbox
+RUNNING = "running"  # `cocbot run` started at this moment and has not stopped cleanly
 MIN_INTERVAL_SECONDS = 20.0
 
 _last_write: dict[tuple[int, str], float] = {}
@@ -65,3 +66,20 @@ def read_beats(session: Session) -> dict[str, datetime]:
         except ValueError:
             continue
     return out
+
+
+def mark_running(engine: Engine, at: datetime | None) -> None:
+    """Record that `cocbot run` started at `at`, or (None) that it stopped cleanly."""
+    try:
+        with Session(engine) as session:
+            row = session.get(Setting, PREFIX + RUNNING)
+            if at is None:
+                if row is not None:
+                    session.delete(row)
+            else:
+                row = row or Setting(key=PREFIX + RUNNING, value="")
+                row.value = at.isoformat()
+                session.add(row)
+            session.commit()
+    except SQLAlchemyError as exc:
+        log.warning("run marker not recorded", error=type(exc).__name__)

@@ -142,3 +142,23 @@ def test_backup_before_an_upgrade_is_allowed(tmp_path: Path) -> None:
     upgrade(url, "0001")  # the oldest schema there is
     config = write_config(tmp_path / "c.toml", config_dict(url))
     assert invoke(config, "db", "backup", str(tmp_path / "b")).exit_code == 0
+
+
+def test_restore_refuses_while_a_bot_runs_on_the_database(tmp_path: Path) -> None:
+    from bot.store.heartbeat import mark_running
+
+    url = f"sqlite:///{tmp_path / 'cocbot.db'}"
+    app = make_app(url)
+    config = write_config(tmp_path / "c.toml", config_dict(url))
+    mark_running(app.engine, MONDAY)  # as `cocbot run` does when it starts
+    assert invoke(config, "db", "backup", str(tmp_path / "b")).exit_code == 0
+    file(app, make_mail(message_id="kept@mail.example"))
+    result = invoke(config, "db", "restore", "--yes", str(tmp_path / "b"))
+    assert result.exit_code == 1 and "stop it first" in result.stderr
+    assert case_count(app) == 1
+    # After a crash the operator says so; the marker copied into the backup is dropped.
+    result = invoke(config, "db", "restore", "--yes", "--force", str(tmp_path / "b"))
+    assert result.exit_code == 0, result.output
+    assert case_count(app) == 0
+    # The restored records carry no marker: no bot has run on them since.
+    assert invoke(config, "db", "restore", "--yes", str(tmp_path / "b")).exit_code == 0
