@@ -51,6 +51,8 @@ def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
     from bot.store.db import make_engine, upgrade
 
     url = state.config.database.url
+    # Reach the database first, so a wrong URL or a server that is down is one clear line.
+    make_engine(url).connect().close()
     running = _running_since(url)
     if running is not None and not force:
         fail(f"`cocbot run` is running on this database (started {running}) or did not stop "

@@ -117,8 +117,9 @@ def bad_urls(tmp_path: Path) -> dict[str, tuple[str, str]]:
 
 
 COMMANDS = [["status"], ["db", "upgrade"], ["db", "status"], ["cases", "--json"],
-            ["run", "--once"], ["db", "backup", "x.bak"], ["quarantine"], ["outbox"],
-            ["members"]]
+            ["case", "home shelf"], ["run", "--once"], ["db", "backup", "x.bak"],
+            ["db", "restore", "--yes", "BACKUP"], ["import", "BACKUP"], ["quarantine"],
+            ["outbox"], ["members"], ["digest", "--dry-run"]]
 
 
 @pytest.mark.parametrize("which", ["malformed", "missing folder", "unreachable"])
@@ -126,7 +127,10 @@ def test_database_failures_are_one_line_in_every_command(tmp_path: Path, which: 
     url, words = bad_urls(tmp_path)[which]
     config = write_config(tmp_path / "c.toml", config_dict(
         url, intake={"source": "maildir", "maildir": "inbox"}))
-    for args in COMMANDS:
+    backup_file = tmp_path / "old.backup"
+    backup_file.write_bytes(b"")
+    for command in COMMANDS:
+        args = [str(backup_file) if a == "BACKUP" else a for a in command]
         result = CliRunner().invoke(main, ["--config", str(config), *args])
         assert result.exit_code == 5, (args, result.output, result.exception)
         [line] = result.stderr.splitlines()
