@@ -84,12 +84,12 @@ def _running_since(url: str) -> str | None:
     from sqlmodel import Session
 
     from bot.store.db import make_engine
-    from bot.store.heartbeat import RUNNING, read_beats
+    from bot.store.heartbeat import running_since
 
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            started = read_beats(session).get(RUNNING)
+            started = running_since(session)
     except SQLAlchemyError:
         return None  # nothing there yet (a new machine): nothing is running on it
     finally:

@@ -33,7 +33,7 @@ from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.store.backup import BACKUP_AT, RESTORED_AT, set_time
 from bot.store.db import session_scope
-from bot.store.heartbeat import PREFIX, RUNNING
+from bot.store.heartbeat import clear_running
 from bot.store.models import Case, DigestClaim, Event, InboundMessage, Outbox, Setting
 from bot.store.records import add_event
 
@@ -60,9 +60,7 @@ def after_restore(config: Config, engine: Engine, now: datetime) -> RestoreRepor
         taken = _backup_moment(session)
         set_time(session, RESTORED_AT, restored)
         # Copied from the live database when the backup was taken; no bot runs on this one.
-        marker = session.get(Setting, PREFIX + RUNNING)
-        if marker is not None:
-            session.delete(marker)
+        clear_running(session)
         held = _hold_outbox(session, restored)
         reminders = _assume_reminders(session, config, restored)
         digests = _claim_digests(session, config, taken, restored)

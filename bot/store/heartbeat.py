@@ -9,6 +9,8 @@ and ignored: health reporting must never stop the work it reports on.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from datetime import datetime
@@ -25,7 +27,9 @@ log = get_logger("heartbeat")
 PREFIX = "heartbeat:"
 INTAKE = "intake"  # the inbox was read (IMAP search/IDLE round, or a Maildir scan)
 SENDER = "sender"  # the sender looked at the outbox
-RUNNING = "running"  # `cocbot run` started at this moment and has not stopped cleanly
+# `cocbot run` started at this moment and has not stopped cleanly: one row per instance
+# (``heartbeat:running:<host>:<pid>``), so one instance stopping does not hide another.
+RUNNING = "running"
 MIN_INTERVAL_SECONDS = 20.0
 
 _last_write: dict[tuple[int, str], float] = {}
@@ -68,16 +72,34 @@ def read_beats(session: Session) -> dict[str, datetime]:
     return out
 
 
+def _instance_key() -> str:
+    return f"{PREFIX}{RUNNING}:{socket.gethostname()[:50]}:{os.getpid()}"
+
+
+def running_since(session: Session) -> datetime | None:
+    """When the earliest `cocbot run` on this database that has not stopped cleanly started."""
+    starts = [when for name, when in read_beats(session).items()
+              if name == RUNNING or name.startswith(f"{RUNNING}:")]
+    return min(starts) if starts else None
+
+
+def clear_running(session: Session) -> None:
+    """Forget every instance's run marker (caller's transaction), e.g. after a restore."""
+    for row in session.exec(select(Setting).where(
+            col(Setting.key).startswith(f"{PREFIX}{RUNNING}"))).all():
+        session.delete(row)
+
+
 def mark_running(engine: Engine, at: datetime | None) -> None:
-    """Record that `cocbot run` started at `at`, or (None) that it stopped cleanly."""
+    """Record that this `cocbot run` started at `at`, or (None) that it stopped cleanly."""
     try:
         with Session(engine) as session:
-            row = session.get(Setting, PREFIX + RUNNING)
+            row = session.get(Setting, _instance_key())
             if at is None:
                 if row is not None:
                     session.delete(row)
             else:
-                row = row or Setting(key=PREFIX + RUNNING, value="")
+                row = row or Setting(key=_instance_key(), value="")
                 row.value = at.isoformat()
                 session.add(row)
             session.commit()

@@ -162,3 +162,18 @@ def test_restore_refuses_while_a_bot_runs_on_the_database(tmp_path: Path) -> Non
     assert case_count(app) == 0
     # The restored records carry no marker: no bot has run on them since.
     assert invoke(config, "db", "restore", "--yes", str(tmp_path / "b")).exit_code == 0
+
+
+def test_one_instance_stopping_does_not_hide_another(tmp_path: Path) -> None:
+    from bot.store.heartbeat import mark_running, running_since
+    from bot.store.models import Setting
+
+    app = make_app(f"sqlite:///{tmp_path / 'cocbot.db'}")
+    with Session(app.engine) as session:  # another host's instance, started earlier
+        session.add(Setting(key="heartbeat:running:other-host:4242",
+                            value=MONDAY.isoformat()))
+        session.commit()
+    mark_running(app.engine, WEDNESDAY)
+    mark_running(app.engine, None)  # this instance stops cleanly
+    with Session(app.engine) as session:
+        assert running_since(session) == MONDAY
