@@ -47,7 +47,7 @@ def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
     as sent.
     """
     from bot.service.restore import after_restore
-    from bot.store.backup import BackupError, restore
+    from bot.store.backup import BackupError, read_replaced, restore
     from bot.store.db import make_engine, upgrade
 
     url = state.config.database.url
@@ -61,19 +61,24 @@ def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
     if not yes and not click.confirm(
             "Replace every record in the configured database with this backup?"):
         fail("restore cancelled; nothing was changed")
+    # What the records about to be replaced know of the time since the backup.
+    current = make_engine(url)
+    replaced = read_replaced(current)
+    current.dispose()
     try:
         how = restore(url, path)
     except BackupError as exc:
         fail(f"restore failed: {exc}")
     # A backup from an older release: bring its schema up to date before marking it.
     upgrade(url)
-    report = after_restore(state.config, make_engine(url), datetime.now(UTC))
+    report = after_restore(state.config, make_engine(url), datetime.now(UTC), replaced)
     taken = (report.backup_taken_at.strftime("%Y-%m-%d %H:%M:%S UTC")
              if report.backup_taken_at else "unknown")
     click.echo(f"restored from {path} ({how}); backup taken {taken}")
-    click.echo(f"mail that arrived before {report.restored_at:%Y-%m-%d %H:%M:%S} UTC will be "
+    click.echo(f"mail that arrived before {report.silent_before:%Y-%m-%d %H:%M:%S} UTC will be "
                "filed silently")
-    click.echo(f"{report.held_mail} queued mail(s) held (see `cocbot outbox`), "
+    click.echo(f"{report.sent_before} queued mail(s) were sent before the restore, "
+               f"{report.held_mail} held (see `cocbot outbox`), "
                f"{report.reminders_assumed} reminder(s) counted as sent, "
                f"{report.digests_claimed} digest(s) claimed")
 

@@ -20,7 +20,7 @@ from bot.filing.context import Origin, Outcome
 from bot.filing.pipeline import process_message
 from bot.filing.quarantine import dedupe_key, quarantine
 from bot.mail.parse import ParseError, parse_message
-from bot.store.backup import restored_at
+from bot.store.backup import silent_before
 from bot.store.db import session_scope
 from bot.store.models import Setting
 
@@ -79,8 +79,8 @@ def backfill_cutoff(app: App, source_key: str) -> datetime:
     The configured `intake.backfill_before`, else the moment the bot first read
     this source less `intake.backfill_grace_minutes`, recorded once so that later
     runs agree.  Whole seconds, because IMAP arrival times have no finer precision.
-    After a restore (`cocbot db restore`), never earlier than the restore moment: mail
-    that arrived before it was acted on by the bot whose records were replaced.
+    After a restore (`cocbot db restore`), never earlier than the moment up to which
+    the bot whose records were replaced had handled the inbox.
     """
     configured = app.config.intake.backfill_before
     if configured is not None:
@@ -99,9 +99,9 @@ def backfill_cutoff(app: App, source_key: str) -> datetime:
 
 
 def _after_restore(app: App, cutoff: datetime) -> datetime:
-    """After `cocbot db restore`, mail that arrived before the restore was handled already."""
-    restored = restored_at(app.engine)
-    return max(cutoff, restored) if restored is not None else cutoff
+    """After `cocbot db restore`, mail that arrived before this was handled already."""
+    handled = silent_before(app.engine)
+    return max(cutoff, handled) if handled is not None else cutoff
 
 
 def oversize_key(header: bytes, size: int) -> str:

@@ -3,18 +3,25 @@
 The restored records end at the moment the backup was taken.  The bot that ran
 afterwards, until the restore, may have acknowledged reports, sent reminders
 and digests, and delivered mail that was still queued in the backup; none of
-that is in the restored records.  So the restore moment is recorded and:
+that is in the restored records.  What the replaced database knew is read
+before it is overwritten (`bot.store.backup.read_replaced`); when it is gone
+(a new machine, a lost disk) the restore moment stands in for it.  Then:
 
-- intake files mail that arrived before it silently (`bot.intake.filer`
+- intake files mail that arrived before the replaced bot's last handled
+  message (else before the restore moment) silently (`bot.intake.filer`
   `backfill_cutoff`): cases, records and commands are rebuilt, no
-  acknowledgement, transcript or warning goes out a second time;
-- mail still queued in the backup is held (status "failed", with the reason)
-  rather than sent again: it may have gone out already.  `cocbot outbox`
-  lists it, the digest reports it, `cocbot outbox retry ID` sends it;
-- every reminder that could have gone out by the restore counts as sent at
-  the restore moment (a `reminder_sent` event with ``assumed = "restore"``),
-  so the next one follows `schedule.reminder_repeat_hours` later;
-- each digest whose time fell between the backup and the restore is claimed
+  acknowledgement, transcript or warning goes out a second time.  Mail that
+  arrived later, while that bot was stopped, was never handled: it is new;
+- mail still queued in the backup is marked sent when the replaced records
+  say it was sent, stays queued when they say it was not, and is otherwise
+  held (status "failed", with the reason) rather than sent again: it may
+  have gone out.  `cocbot outbox` lists it, the digest reports it, `cocbot
+  outbox retry ID` sends it;
+- every reminder that could have gone out while the replaced bot ran counts
+  as sent at its last sign of life (a `reminder_sent` event with
+  ``assumed = "restore"``), so the next one follows
+  `schedule.reminder_repeat_hours` later;
+- each digest whose time fell between the backup and that moment is claimed
   without mail, so nobody gets that day's digest twice.
 """
 
@@ -31,14 +38,14 @@ from bot.clocks.reminders import obligations
 from bot.core.clock import at_local, local
 from bot.core.config import Config
 from bot.core.events import EventKind
-from bot.store.backup import BACKUP_AT, RESTORED_AT, set_time
+from bot.store.backup import BACKUP_AT, RESTORED_AT, SILENT_BEFORE, Replaced, set_time
 from bot.store.db import session_scope
 from bot.store.heartbeat import clear_running
 from bot.store.models import Case, DigestClaim, Event, InboundMessage, Outbox, Setting
 from bot.store.records import add_event
 
-HELD_REASON = ("held at restore: queued when the backup was taken, so it may already have "
-               "gone out before the restore; `cocbot outbox retry ID` sends it")
+HELD_REASON = ("held at restore: queued when the backup was taken and the replaced records "
+               "cannot tell whether it went out; `cocbot outbox retry ID` sends it")
 
 
 @dataclass(frozen=True)
@@ -47,27 +54,38 @@ class RestoreReport:
 
     restored_at: datetime
     backup_taken_at: datetime | None
+    silent_before: datetime  # inbox mail that arrived before this is filed silently
     held_mail: int
+    sent_before: int  # queued in the backup, sent by the replaced bot
     reminders_assumed: int
     digests_claimed: int
 
 
-def after_restore(config: Config, engine: Engine, now: datetime) -> RestoreReport:
-    """Record the restore moment and make sure nothing handled before it happens again."""
-    # Whole seconds, like IMAP arrival times: mail in the restore's own second counts as new.
+def after_restore(config: Config, engine: Engine, now: datetime,
+                  replaced: Replaced | None = None) -> RestoreReport:
+    """Record the restore and make sure nothing the replaced bot handled happens again."""
+    # Whole seconds, like IMAP arrival times.
     restored = now.replace(microsecond=0)
+    silent = restored
+    acted_until = restored
+    if replaced is not None and replaced.handled_until is not None:
+        silent = min(replaced.handled_until, restored)
+    if replaced is not None and replaced.active_until is not None:
+        acted_until = min(replaced.active_until, restored)
     with session_scope(engine) as session:
         taken = _backup_moment(session)
         set_time(session, RESTORED_AT, restored)
+        set_time(session, SILENT_BEFORE, silent)
         # Copied from the live database when the backup was taken; no bot runs on this one.
         clear_running(session)
-        held = _hold_outbox(session, restored)
-        reminders = _assume_reminders(session, config, restored)
-        digests = _claim_digests(session, config, taken, restored)
+        held, recovered = _reconcile_outbox(session, replaced, restored)
+        reminders = _assume_reminders(session, config, acted_until)
+        digests = _claim_digests(session, config, taken, acted_until)
         add_event(session, None, EventKind.RESTORED, at=restored,
-                  backup_taken_at=taken.isoformat() if taken else None, held_mail=held,
+                  backup_taken_at=taken.isoformat() if taken else None,
+                  silent_before=silent.isoformat(), held_mail=held, sent_before=recovered,
                   reminders_assumed=reminders, digests_claimed=digests)
-    return RestoreReport(restored, taken, held, reminders, digests)
+    return RestoreReport(restored, taken, silent, held, recovered, reminders, digests)
 
 
 def _backup_moment(session: Session) -> datetime | None:
@@ -90,16 +108,29 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _hold_outbox(session: Session, restored: datetime) -> int:
-    rows = session.exec(select(Outbox).where(Outbox.status == "queued")).all()
-    for row in rows:
-        row.status = "failed"
-        row.last_error = HELD_REASON
-        session.add(row)
+def _reconcile_outbox(session: Session, replaced: Replaced | None,
+                      restored: datetime) -> tuple[int, int]:
+    """Mail queued in the backup: (held, found sent in the replaced records)."""
+    held = recovered = 0
+    for row in session.exec(select(Outbox).where(Outbox.status == "queued")).all():
         case = session.get(Case, row.case_id) if row.case_id else None
-        add_event(session, case, EventKind.MAIL_HELD_AT_RESTORE, message_id=row.message_id,
-                  at=restored, mail_kind=row.kind)
-    return len(rows)
+        status, sent_at = (replaced.outbox.get(row.message_id, ("unknown", None))
+                           if replaced is not None else ("unknown", None))
+        if status == "sent":
+            row.status, row.sent_at, row.last_error = "sent", sent_at or restored, None
+            add_event(session, case, EventKind.MAIL_SENT, message_id=row.message_id,
+                      at=restored, mail_kind=row.kind, attempts=row.attempts,
+                      recorded="restore: sent before the restore")
+            recovered += 1
+        elif status == "queued" and sent_at is None:
+            continue  # never went out: the restored bot sends it
+        else:
+            row.status, row.last_error = "failed", HELD_REASON
+            add_event(session, case, EventKind.MAIL_HELD_AT_RESTORE, message_id=row.message_id,
+                      at=restored, mail_kind=row.kind)
+            held += 1
+        session.add(row)
+    return held, recovered
 
 
 def _assume_reminders(session: Session, config: Config, restored: datetime) -> int:

@@ -12,8 +12,11 @@ password goes to them in the environment (PGPASSWORD), never on the command line
 
 Every backup records the moment it was taken (`backup:taken_at`, written to
 the live database just before the copy, so the copy holds it); every restore
-records its own moment (`backup:restored_at`).  Between the two the replaced
-bot may have acknowledged, reminded and sent: see `bot.service.restore`.
+records its own moment (`backup:restored_at`) and the moment before which
+inbox mail counts as already handled (`backup:silent_before`).  Between the
+backup and the restore the replaced bot may have acknowledged, reminded and
+sent; what the replaced database still tells about that is read before it is
+overwritten (`read_replaced`).  See `bot.service.restore`.
 """
 
 from __future__ import annotations
@@ -23,8 +26,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import overload
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
@@ -36,6 +42,7 @@ from bot.store.models import Setting
 
 BACKUP_AT = "backup:taken_at"
 RESTORED_AT = "backup:restored_at"
+SILENT_BEFORE = "backup:silent_before"
 
 
 class BackupError(Exception):
@@ -45,6 +52,71 @@ class BackupError(Exception):
 def restored_at(engine: Engine) -> datetime | None:
     """When these records were last restored from a backup (None: never)."""
     return _setting_time(engine, RESTORED_AT)
+
+
+def silent_before(engine: Engine) -> datetime | None:
+    """After a restore: inbox mail that arrived before this was handled already."""
+    return _setting_time(engine, SILENT_BEFORE)
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """What the database a restore overwrites knew: read just before it is overwritten."""
+
+    # Inbox mail that arrived before this was handled by the replaced bot.
+    handled_until: datetime | None
+    # The replaced bot's last sign of life (heartbeat, event, sent mail).
+    active_until: datetime | None
+    # Message-ID -> (status, sent_at) of every mail in its outbox.
+    outbox: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
+
+
+def read_replaced(engine: Engine) -> Replaced | None:
+    """What the records about to be replaced know; None when there are none (a new machine)."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from bot.store.heartbeat import INTAKE, SENDER, read_beats
+    from bot.store.models import Event, InboundMessage, Outbox
+
+    try:
+        with Session(engine) as session:
+            last_mail = session.exec(select(func.max(InboundMessage.received_at))).one()
+            earlier = session.get(Setting, SILENT_BEFORE)
+            beats = read_beats(session)
+            last_event = session.exec(select(func.max(Event.at))).one()
+            last_sent = session.exec(select(func.max(Outbox.sent_at))).one()
+            outbox = {mid: (status, _utc(sent)) for mid, status, sent in session.exec(
+                select(Outbox.message_id, Outbox.status, Outbox.sent_at)).all()}
+    except SQLAlchemyError:
+        return None
+    # The last handled message's own second counts as handled (IMAP times are whole seconds).
+    handled: list[datetime | None] = [
+        _utc(last_mail).replace(microsecond=0) + timedelta(seconds=1)
+        if last_mail is not None else None]
+    if earlier is not None:
+        with contextlib.suppress(ValueError):
+            handled.append(_utc(datetime.fromisoformat(earlier.value)))
+    active: list[datetime | None] = [beats.get(INTAKE), beats.get(SENDER), _utc(last_event),
+                                     _utc(last_sent)]
+    return Replaced(handled_until=_latest(handled), active_until=_latest(active),
+                    outbox=outbox)
+
+
+def _latest(values: Sequence[datetime | None]) -> datetime | None:
+    known = [_utc(v) for v in values if v is not None]
+    return max(known) if known else None
+
+
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
+def _utc(value: datetime | None) -> datetime | None:
+    """Aware UTC (SQLite hands back naive datetimes for what was stored as UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def backup_taken_at(engine: Engine) -> datetime | None:

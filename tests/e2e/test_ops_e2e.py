@@ -118,19 +118,25 @@ def test_backup_while_running_then_restore_acts_on_nothing_twice(
         assert status.exit_code == 0 and json.loads(status.stdout)["healthy"], status.stdout
     before = reporters_mailed(smtp_sink)
     assert before == Counter(reports.values())  # one acknowledgement each
+    # A report arrives while the bot is stopped for the restore: nobody handled it yet.
+    time.sleep(1.0)  # IMAP arrival times are whole seconds
+    fresh_inbox.append(make_mail(message_id="stopped@mail.example",
+                                 sender="waiting@reporters.example"))
 
     restored = cli(config, "db", "restore", "--yes", str(tmp_path / "cocbot.backup"))
     assert restored.exit_code == 0 and "filed silently" in restored.stdout
     with BotProcess(config) as bot:
-        assert wait_until(lambda: len(filed(config)) == 10, 20), bot.log_text()
+        assert wait_until(lambda: len(filed(config)) == 11, 20), bot.log_text()
         # New mail after the restore is a new report like any other.
         fresh_inbox.append(make_mail(message_id="new@mail.example",
                                      sender="newcomer@reporters.example"))
-        smtp_sink.wait_for(11, timeout=20)
+        smtp_sink.wait_for(12, timeout=20)
         # Give a second acknowledgement (the bug this guards against) time to show up.
-        assert not wait_until(lambda: len(smtp_sink.messages) > 11, 1.5)
+        assert not wait_until(lambda: len(smtp_sink.messages) > 12, 1.5)
         assert bot.alive()
-    assert filed(config) == Counter({mid: 1 for mid in [*ids, "new@mail.example"]})
+    assert filed(config) == Counter(
+        {mid: 1 for mid in [*ids, "stopped@mail.example", "new@mail.example"]})
     after = reporters_mailed(smtp_sink)
-    assert after - before == Counter({"newcomer@reporters.example": 1})
-    assert len(db_rows(config, "select id from \"case\"")) == 11
+    assert after - before == Counter({"waiting@reporters.example": 1,
+                                      "newcomer@reporters.example": 1})
+    assert len(db_rows(config, "select id from \"case\"")) == 12

@@ -177,3 +177,42 @@ def test_one_instance_stopping_does_not_hide_another(tmp_path: Path) -> None:
     mark_running(app.engine, None)  # this instance stops cleanly
     with Session(app.engine) as session:
         assert running_since(session) == MONDAY
+
+
+def test_restore_uses_what_the_replaced_records_knew(tmp_path: Path) -> None:
+    from bot.filing.context import Origin
+    from bot.intake.filer import file_raw
+    from bot.store.backup import read_replaced
+
+    url = f"sqlite:///{tmp_path / 'cocbot.db'}"
+    app = make_app(url, clock=MONDAY)
+    file(app, make_mail(message_id="r1@mail.example", date=MONDAY))
+    file(app, make_mail(message_id="r2@mail.example", sender="two@mail.example", date=MONDAY))
+    with Session(app.engine) as session:
+        acks = {r.message_id: r for r in session.exec(select(Outbox)).all()}
+    assert len(acks) == 2
+    backup(url, app.engine, tmp_path / "b", MONDAY + timedelta(minutes=1))
+    # After the backup the bot delivered the first acknowledgement, not the second, and
+    # filed one more report that arrived at 09:30:15.
+    first, second = sorted(acks)
+    with Session(app.engine) as session:
+        row = session.exec(select(Outbox).where(Outbox.message_id == first)).one()
+        row.status, row.sent_at = "sent", MONDAY + timedelta(minutes=2)
+        session.add(row)
+        session.commit()
+    arrived = MONDAY.replace(hour=9, minute=30, second=15)
+    file_raw(app, make_mail(message_id="r3@mail.example", sender="three@mail.example"),
+             Origin(source="test", received_at=arrived))
+    replaced = read_replaced(app.engine)
+    assert replaced is not None
+    assert replaced.handled_until == arrived + timedelta(seconds=1)
+    app.engine.dispose()
+    restore(url, tmp_path / "b")
+    report = after_restore(app.config, app.engine, WEDNESDAY, replaced)
+    assert (report.sent_before, report.held_mail) == (1, 0)
+    assert report.silent_before == arrived + timedelta(seconds=1)
+    with Session(app.engine) as session:
+        status = {r.message_id: r.status for r in session.exec(select(Outbox)).all()}
+    assert status == {first: "sent", second: "queued"}  # the second still goes out once
+    # Mail that arrived after the last one the replaced bot handled is new mail.
+    assert backfill_cutoff(app, "imap:INBOX") == arrived + timedelta(seconds=1)
