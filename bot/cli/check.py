@@ -10,10 +10,10 @@ from bot.cli.common import CliState, fail, pass_state
 
 
 def roster_or_exit(state: CliState) -> None:
-    """Exit 2 with one line per problem when the roster or [auth] contradict the manual."""
-    from bot.core.checks import roster_problems
+    """Exit 2 with one line per problem when the roster, [auth] or [status] are unusable."""
+    from bot.core.checks import config_problems
 
-    problems = roster_problems(state.config)
+    problems = config_problems(state.config)
     for line in problems:
         click.echo(f"cocbot: error: {line}", err=True)
     if problems:

@@ -48,6 +48,8 @@ def _print_text(health: Health) -> None:
         return f"{value.strftime('%Y-%m-%d %H:%M:%S')} UTC ({minutes:.0f} min ago)"
 
     rows = [
+        ("cocbot run", f"running since {when(health.running_since)}" if health.running_since
+         else "not running (or stopped cleanly)"),
         (f"last {'IMAP' if health.intake_source == 'imap' else 'Maildir'} contact",
          when(health.last_intake_contact)),
         ("last successful send", when(health.last_successful_send)),

@@ -9,7 +9,9 @@ refuse to go on without it:
   (Working Group Manual, Membership): with fewer, or with no chair, nobody
   gets the digest and the chair's reminders go nowhere;
 - a way to authenticate members (`[auth]`): without it every command is held
-  and members' own mail is acknowledged as if it were a report.
+  and members' own mail is acknowledged as if it were a report;
+- `[status]` bounds the running bot can meet (an idle inbox is read at least
+  every `imap.idle_seconds`), so `cocbot status` does not cry wolf.
 
 Each problem is one line that starts with the key to fix.
 """
@@ -43,3 +45,22 @@ def roster_problems(config: Config) -> list[str]:
 def auth_configured(config: Config) -> bool:
     """True when the configuration names a source of Authentication-Results to trust."""
     return bool(config.auth.authserv_id.strip())
+
+
+def bounds_problems(config: Config) -> list[str]:
+    """`[status]` bounds a healthy bot would break."""
+    problems: list[str] = []
+    silence = config.status.max_intake_silence_minutes * 60
+    if config.intake.source == "imap":
+        slowest = max(config.imap.idle_seconds, config.imap.poll_seconds)
+        if silence <= slowest:
+            problems.append(
+                f"status.max_intake_silence_minutes: {config.status.max_intake_silence_minutes:g}"
+                f" min is not longer than the bot's quietest interval ({slowest} s, "
+                "imap.idle_seconds / imap.poll_seconds); a healthy idle bot would look silent")
+    return problems
+
+
+def config_problems(config: Config) -> list[str]:
+    """Everything `check-config` and `run` refuse beyond the syntax, one line each."""
+    return [*roster_problems(config), *bounds_problems(config)]

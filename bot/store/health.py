@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from bot.core.config import Config
-from bot.store.heartbeat import INTAKE, SENDER, read_beats
+from bot.store.heartbeat import INTAKE, SENDER, read_beats, running_since
 from bot.store.models import Outbox, Quarantine
 
 
@@ -26,6 +26,7 @@ class Health:
 
     now: datetime
     intake_source: str  # imap | maildir: what "inbox contact" means
+    running_since: datetime | None  # a `cocbot run` that has not stopped cleanly started then
     last_intake_contact: datetime | None
     last_sender_pass: datetime | None
     last_successful_send: datetime | None
@@ -53,6 +54,7 @@ class Health:
             "problems": list(self.problems),
             "checked_at": iso(self.now),
             "intake_source": self.intake_source,
+            "running_since": iso(self.running_since),
             "last_intake_contact": iso(self.last_intake_contact),
             "last_sender_pass": iso(self.last_sender_pass),
             "last_successful_send": iso(self.last_successful_send),
@@ -77,6 +79,7 @@ def measure(config: Config, engine: Engine, now: datetime) -> Health:
     current, newest = schema_status(engine)
     with Session(engine) as session:
         beats = read_beats(session) if current is not None else {}
+        running = running_since(session) if current is not None else None
         queued = select(func.count()).select_from(Outbox).where(Outbox.status == "queued")
         queue_length = session.exec(queued).one() if current else 0
         oldest = session.exec(select(func.min(Outbox.created_at))
@@ -88,7 +91,8 @@ def measure(config: Config, engine: Engine, now: datetime) -> Health:
             col(Quarantine.released_at).is_(None)).group_by(Quarantine.kind))
         by_kind = dict(session.exec(open_q).all()) if current else {}
     health = Health(
-        now=now, intake_source=config.intake.source, last_intake_contact=beats.get(INTAKE),
+        now=now, intake_source=config.intake.source, running_since=running,
+        last_intake_contact=beats.get(INTAKE),
         last_sender_pass=beats.get(SENDER),
         last_successful_send=_aware(last_sent), queue_length=int(queue_length),
         oldest_unsent=_aware(oldest), failed_mail=int(failed),

@@ -117,6 +117,7 @@ def test_backup_while_running_then_restore_acts_on_nothing_twice(
         smtp_sink.wait_for(10, timeout=20)
         status = cli(config, "status", "--json")
         assert status.exit_code == 0 and json.loads(status.stdout)["healthy"], status.stdout
+        assert json.loads(status.stdout)["running_since"] is not None
     before = reporters_mailed(smtp_sink)
     assert before == Counter(reports.values())  # one acknowledgement each
     # A report arrives while the bot is stopped for the restore: nobody handled it yet.

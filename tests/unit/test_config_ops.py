@@ -41,8 +41,10 @@ def test_ordinary_addresses_are_accepted(address: str) -> None:
 def test_the_test_fixtures_satisfy_the_manual() -> None:
     # Most tests build their configuration from tests/helpers.py; the roster rules that
     # `run` enforces must hold for it, or every end-to-end test would stop at start-up.
+    from bot.core.checks import config_problems
+
     assert len(MEMBERS) >= 3
-    assert roster_problems(parse_config(config_dict("sqlite://"), environ={})) == []
+    assert config_problems(parse_config(config_dict("sqlite://"), environ={})) == []
 
 
 @pytest.mark.parametrize(("roster", "auth", "key", "words"), [
@@ -106,3 +108,14 @@ def test_bad_secret_files_are_named(tmp_path: Path, environ: dict[str, str], wor
     with pytest.raises(ConfigError) as info:
         parse_config({"conduct_address": "conduct@example.org"}, environ=environ)
     assert words in str(info.value)
+
+
+def test_status_bounds_a_healthy_idle_bot_would_break_are_named() -> None:
+    from bot.core.checks import config_problems
+
+    data = config_dict("sqlite://", imap={"idle_seconds": 290},
+                       status={"max_intake_silence_minutes": 4})
+    problems = config_problems(parse_config(data, environ={}))
+    assert len(problems) == 1 and problems[0].startswith("status.max_intake_silence_minutes:")
+    data["status"] = {"max_intake_silence_minutes": 15}
+    assert config_problems(parse_config(data, environ={})) == []
