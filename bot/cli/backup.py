@@ -79,6 +79,7 @@ def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
                "filed silently")
     click.echo(f"{report.sent_before} queued mail(s) were sent before the restore, "
                f"{report.held_mail} held (see `cocbot outbox`), "
+               f"{report.carried_over} unsent or failed mail(s) kept from the replaced records, "
                f"{report.reminders_assumed} reminder(s) counted as sent, "
                f"{report.digests_claimed} digest(s) claimed")
 

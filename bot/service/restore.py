@@ -57,6 +57,7 @@ class RestoreReport:
     silent_before: datetime  # inbox mail that arrived before this is filed silently
     held_mail: int
     sent_before: int  # queued in the backup, sent by the replaced bot
+    carried_over: int  # queued or failed after the backup in the replaced records: kept
     reminders_assumed: int
     digests_claimed: int
 
@@ -79,13 +80,14 @@ def after_restore(config: Config, engine: Engine, now: datetime,
         # Copied from the live database when the backup was taken; no bot runs on this one.
         clear_running(session)
         held, recovered = _reconcile_outbox(session, replaced, restored)
+        carried = _carry_pending(session, replaced)
         reminders = _assume_reminders(session, config, acted_until)
         digests = _claim_digests(session, config, taken, acted_until)
         add_event(session, None, EventKind.RESTORED, at=restored,
                   backup_taken_at=taken.isoformat() if taken else None,
                   silent_before=silent.isoformat(), held_mail=held, sent_before=recovered,
-                  reminders_assumed=reminders, digests_claimed=digests)
-    return RestoreReport(restored, taken, silent, held, recovered, reminders, digests)
+                  carried_over=carried, reminders_assumed=reminders, digests_claimed=digests)
+    return RestoreReport(restored, taken, silent, held, recovered, carried, reminders, digests)
 
 
 def _backup_moment(session: Session) -> datetime | None:
@@ -131,6 +133,32 @@ def _reconcile_outbox(session: Session, replaced: Replaced | None,
             held += 1
         session.add(row)
     return held, recovered
+
+
+def _carry_pending(session: Session, replaced: Replaced | None) -> int:
+    """Keep mail the replaced bot decided to send after the backup but never sent (or failed).
+
+    The messages that caused it are filed again silently, so without this an
+    acknowledgement held up by an SMTP outage before the restore would never go out.
+    Rows keep their bytes, recipients, refusals and status; the case link is kept
+    when the case existed at the backup (same code name), else dropped.
+    """
+    if replaced is None:
+        return 0
+    carried = 0
+    for old, code in replaced.pending:
+        if session.exec(select(Outbox.id).where(
+                Outbox.message_id == old.message_id)).first() is not None:
+            continue  # in the backup too: `_reconcile_outbox` decided
+        case = session.exec(select(Case).where(Case.code == code)).first() if code else None
+        row = Outbox(message_id=old.message_id, case_id=case.id if case else None,
+                     kind=old.kind, recipients=list(old.recipients), raw=old.raw,
+                     status=old.status, attempts=old.attempts,
+                     next_attempt_at=old.next_attempt_at, created_at=old.created_at,
+                     sent_at=old.sent_at, last_error=old.last_error, refused=list(old.refused))
+        session.add(row)
+        carried += 1
+    return carried
 
 
 def _assume_reminders(session: Session, config: Config, restored: datetime) -> int:

@@ -38,7 +38,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 from sqlmodel import Session
 
 from bot.store.dburl import PRIVATE_MODE, describe_error, parse_url, prepare_url, sqlite_path
-from bot.store.models import Setting
+from bot.store.models import Outbox, Setting
 
 BACKUP_AT = "backup:taken_at"
 RESTORED_AT = "backup:restored_at"
@@ -69,6 +69,9 @@ class Replaced:
     active_until: datetime | None
     # Message-ID -> (status, sent_at) of every mail in its outbox.
     outbox: dict[str, tuple[str, datetime | None]] = field(default_factory=dict)
+    # Its outbox rows not (fully) sent, with the code name of their case: what it decided
+    # to send and had not sent, or that failed, is carried over to the restored records.
+    pending: list[tuple[Outbox, str | None]] = field(default_factory=list)
 
 
 def read_replaced(engine: Engine) -> Replaced | None:
@@ -77,7 +80,7 @@ def read_replaced(engine: Engine) -> Replaced | None:
     from sqlmodel import select
 
     from bot.store.heartbeat import INTAKE, SENDER, read_beats
-    from bot.store.models import Event, InboundMessage, Outbox
+    from bot.store.models import Case, Event, InboundMessage
 
     try:
         with Session(engine) as session:
@@ -88,6 +91,11 @@ def read_replaced(engine: Engine) -> Replaced | None:
             last_sent = session.exec(select(func.max(Outbox.sent_at))).one()
             outbox = {mid: (status, _utc(sent)) for mid, status, sent in session.exec(
                 select(Outbox.message_id, Outbox.status, Outbox.sent_at)).all()}
+            pending = []
+            for row in session.exec(select(Outbox).where(Outbox.status != "sent")).all():
+                case = session.get(Case, row.case_id) if row.case_id else None
+                session.expunge(row)
+                pending.append((row, case.code if case else None))
     except SQLAlchemyError:
         return None
     # The last handled message's own second counts as handled (IMAP times are whole seconds).
@@ -100,7 +108,7 @@ def read_replaced(engine: Engine) -> Replaced | None:
     active: list[datetime | None] = [beats.get(INTAKE), beats.get(SENDER), _utc(last_event),
                                      _utc(last_sent)]
     return Replaced(handled_until=_latest(handled), active_until=_latest(active),
-                    outbox=outbox)
+                    outbox=outbox, pending=pending)
 
 
 def _latest(values: Sequence[datetime | None]) -> datetime | None:
