@@ -237,3 +237,18 @@ def test_status_says_the_bot_never_ran(tmp_path: Path) -> None:
     invoke(config, "db", "upgrade")
     code, report = status_json(config)
     assert code == 1 and any("never read" in p for p in report["problems"])
+
+
+def test_check_config_connect_with_a_maildir_and_no_smtp_server(tmp_path: Path) -> None:
+    port = free_port()
+    config = maildir_config(tmp_path, smtp={"host": "127.0.0.1", "port": port,
+                                            "security": "none", "timeout": 2})
+    invoke(config, "db", "upgrade")
+    (tmp_path / "inbox").mkdir()  # a folder, but not a Maildir
+    result = invoke(config, "check-config", "--connect")
+    assert result.exit_code == 1
+    assert "database: OK" in result.stdout
+    failed = [line for line in result.stderr.splitlines() if "FAILED" in line]
+    assert [line.split(":", 1)[0] for line in failed] == ["maildir", "smtp"]
+    assert "intake.maildir" in failed[0]
+    assert f"127.0.0.1:{port}" in failed[1] and "smtp.host" in failed[1]
