@@ -6,6 +6,7 @@ import json
 import threading
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,9 +131,11 @@ def test_backup_while_running_then_restore_acts_on_nothing_twice(
     assert restored.exit_code == 0 and "filed silently" in restored.stdout
     with BotProcess(config) as bot:
         assert wait_until(lambda: len(filed(config)) == 11, 20), bot.log_text()
-        # New mail after the restore is a new report like any other.
+        # New mail after the restore is a new report like any other, even with a Date
+        # header from long before the backup (only the server's arrival time counts).
         fresh_inbox.append(make_mail(message_id="new@mail.example",
-                                     sender="newcomer@reporters.example"))
+                                     sender="newcomer@reporters.example",
+                                     date=datetime(2020, 1, 1, tzinfo=UTC)))
         smtp_sink.wait_for(12, timeout=20)
         # Give a second acknowledgement (the bug this guards against) time to show up.
         assert not wait_until(lambda: len(smtp_sink.messages) > 12, 1.5)
