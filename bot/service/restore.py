@@ -27,6 +27,7 @@ before it is overwritten (`bot.store.backup.read_replaced`); when it is gone
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -75,6 +76,11 @@ def after_restore(config: Config, engine: Engine, now: datetime,
         acted_until = min(replaced.active_until, restored)
     with session_scope(engine) as session:
         taken = _backup_moment(session)
+        # The backup's own marker (from an earlier restore) stays true of its records.
+        earlier = session.get(Setting, SILENT_BEFORE)
+        if earlier is not None:
+            with contextlib.suppress(ValueError):
+                silent = max(silent, _utc(datetime.fromisoformat(earlier.value)))
         set_time(session, RESTORED_AT, restored)
         set_time(session, SILENT_BEFORE, silent)
         # Copied from the live database when the backup was taken; no bot runs on this one.
