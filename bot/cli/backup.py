@@ -41,10 +41,11 @@ def backup_cmd(state: CliState, path: Path) -> None:
 def restore_cmd(state: CliState, path: Path, yes: bool, force: bool) -> None:
     """Replace the records with the backup at PATH (stop `cocbot run` first).
 
-    Afterwards the bot does not act twice on what it handled before the restore:
-    mail that arrived earlier is filed silently, mail still queued in the backup
-    is held for `cocbot outbox retry`, reminders and digests already due count
-    as sent.
+    Afterwards the bot does not act twice on what it handled before the restore.
+    The records being replaced are read first: mail the replaced bot handled is
+    filed again silently, mail that arrived later is new; mail queued in the
+    backup is marked sent, sent, or (when nobody can tell) held for `cocbot
+    outbox retry`; reminders and digests already due count as sent.
     """
     from bot.service.restore import after_restore
     from bot.store.backup import BackupError, read_replaced, restore
