@@ -29,6 +29,9 @@ def run_cmd(state: CliState, once: bool, now_text: str | None) -> None:
         load_rules(state.config)
     except ConfigError as exc:
         fail(str(exc), code=2)
+    from bot.cli.check import roster_or_exit
+
+    roster_or_exit(state)
     app = state.app(now)
     if once:
         try:

@@ -48,11 +48,28 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the key."""
 
 
+# A dot-atom local part (RFC 5322) and a domain of letter/digit/hyphen labels: strict enough
+# to catch typos such as ``maya@example..org`` or ``maya@.example.org``.
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL_RE = re.compile(r"^(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-)$")
+
+
 def _email(value: str) -> str:
     value = value.strip()
-    if not _ADDR_RE.match(value):
+    if not _ADDR_RE.match(value) or not valid_address(value):
         raise ValueError(f"not an email address: {value!r}")
     return value.lower()
+
+
+def valid_address(value: str) -> bool:
+    """True for a plain mailbox ``local@domain`` without typos like empty domain labels."""
+    local, _, domain = value.rpartition("@")
+    if not local or len(local) > 64 or not _LOCAL_RE.match(local):
+        return False
+    labels = domain.split(".")
+    if len(labels) < 2 or len(domain) > 253:
+        return False
+    return all(_LABEL_RE.match(label) for label in labels) and not labels[-1].isdigit()
 
 
 Email = Annotated[str, AfterValidator(_email)]
@@ -301,6 +318,21 @@ class LocalRepresentative(_Section):
     programme: str = ""
 
 
+class StatusSection(_Section):
+    """Bounds `cocbot status` checks; outside any of them the bot counts as unhealthy."""
+
+    # The inbox was last reached longer ago than this (the daemon is down or cannot log in).
+    max_intake_silence_minutes: float = Field(default=15.0, gt=0)
+    # More mail than this waiting in the outbox.
+    max_queue_length: int = Field(default=50, ge=0)
+    # The oldest mail still waiting was queued longer ago than this.
+    max_unsent_minutes: float = Field(default=30.0, gt=0)
+    # More quarantined messages (not counting spam) than this, not yet retried.
+    max_quarantined: int = Field(default=0, ge=0)
+    # More outbox rows that failed for good than this, not yet retried.
+    max_failed_mail: int = Field(default=0, ge=0)
+
+
 class LogSection(_Section):
     """Logging output."""
 
@@ -324,6 +356,7 @@ class Config(_Section):
     members: list[Member] = Field(default_factory=list)
     local_representatives: list[LocalRepresentative] = Field(default_factory=list)
     log: LogSection = LogSection()
+    status: StatusSection = StatusSection()
     rules_dir: str | None = None
     templates_dir: str | None = None
     base_dir: str = "."
@@ -406,18 +439,44 @@ def _format_errors(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def secret_from_environment(var: str, environ: dict[str, str]) -> str | None:
+    """The value of secret `var` from the environment: ``VAR``, or the file named by ``VAR_FILE``.
+
+    ``VAR_FILE`` suits systemd credentials (``LoadCredential=``) and container secrets:
+    the file's content is the value, one trailing line break removed.
+    """
+    file_var = f"{var}_FILE"
+    direct, named = environ.get(var), environ.get(file_var)
+    if direct and named:
+        raise ConfigError(f"{var} and {file_var} are both set; set one of them")
+    if not named:
+        return direct or None
+    try:
+        text = Path(named).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{file_var}: cannot read the file it names: {reason}") from None
+    value = text[:-1] if text.endswith("\n") else text
+    value = value[:-1] if value.endswith("\r") else value
+    if not value:
+        raise ConfigError(f"{file_var}: the file it names is empty")
+    return value
+
+
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
     for var, section, key in SECRET_ENV:
-        if environ.get(var):
+        value = secret_from_environment(var, environ)
+        if value:
             data.setdefault(section, {})
             if not isinstance(data[section], dict):
                 raise ConfigError(f"{section}: must be a table")
-            data[section][key] = environ[var]
+            data[section][key] = value
     for var, section, key in OAUTH2_SECRET_ENV:
         table = data.get(section)
         oauth2 = table.get("oauth2") if isinstance(table, dict) else None
-        if environ.get(var) and isinstance(table, dict) and isinstance(oauth2, dict):
-            data[section] = {**table, "oauth2": {**oauth2, key: environ[var]}}
+        value = secret_from_environment(var, environ)
+        if value and isinstance(table, dict) and isinstance(oauth2, dict):
+            data[section] = {**table, "oauth2": {**oauth2, key: value}}
 
 
 def _anchor_sqlite_path(data: dict[str, Any], base_dir: str) -> None:

@@ -59,6 +59,9 @@ class EventKind(StrEnum):
     MAIL_REFUSED = "mail_refused"  # the SMTP server refused some recipients
     MAIL_FAILED = "mail_failed"  # a mail failed for good
     OUTBOX_RETRY = "outbox_retry"  # an operator re-queued a failed mail
+    # Backups
+    RESTORED = "restored"  # the records were restored from a backup (no case)
+    MAIL_HELD_AT_RESTORE = "mail_held_at_restore"  # queued at backup time; may have gone out
     # Roster
     MEMBER_JOINED = "member_joined"  # a member was added to the roster
     MEMBER_CHANGED = "member_changed"  # a member's role or name changed

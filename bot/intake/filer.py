@@ -20,6 +20,7 @@ from bot.filing.context import Origin, Outcome
 from bot.filing.pipeline import process_message
 from bot.filing.quarantine import dedupe_key, quarantine
 from bot.mail.parse import ParseError, parse_message
+from bot.store.backup import silent_before
 from bot.store.db import session_scope
 from bot.store.models import Setting
 
@@ -78,10 +79,13 @@ def backfill_cutoff(app: App, source_key: str) -> datetime:
     The configured `intake.backfill_before`, else the moment the bot first read
     this source less `intake.backfill_grace_minutes`, recorded once so that later
     runs agree.  Whole seconds, because IMAP arrival times have no finer precision.
+    After a restore (`cocbot db restore`), never earlier than the moment up to which
+    the bot whose records were replaced had handled the inbox.
     """
     configured = app.config.intake.backfill_before
     if configured is not None:
-        return datetime(configured.year, configured.month, configured.day, tzinfo=UTC)
+        return _after_restore(app, datetime(configured.year, configured.month,
+                                            configured.day, tzinfo=UTC))
     with session_scope(app.engine) as session:
         key = f"first_run:{source_key}"[:100]
         row = session.get(Setting, key)
@@ -90,7 +94,14 @@ def backfill_cutoff(app: App, source_key: str) -> datetime:
             first = (app.now_utc() - grace).replace(microsecond=0)
             row = Setting(key=key, value=first.isoformat())
             session.add(row)
-        return datetime.fromisoformat(row.value)
+        first_run = datetime.fromisoformat(row.value)
+    return _after_restore(app, first_run)
+
+
+def _after_restore(app: App, cutoff: datetime) -> datetime:
+    """After `cocbot db restore`, mail that arrived before this was handled already."""
+    handled = silent_before(app.engine)
+    return max(cutoff, handled) if handled is not None else cutoff
 
 
 def oversize_key(header: bytes, size: int) -> str:

@@ -39,6 +39,7 @@ from bot.core.tls import client_context
 from bot.filing.context import Origin
 from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
+from bot.store import heartbeat
 from bot.store.db import session_scope
 from bot.store.models import ImapCursor, utcnow
 
@@ -172,6 +173,7 @@ class ImapIntake:
         # Fixed on the first pass, even over an empty folder: mail arriving later is new.
         cutoff = self._backfill_cutoff()
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        heartbeat.beat(self.app.engine, heartbeat.INTAKE, self.app.now_utc())
         if not uids:
             return 0
         handled = 0

@@ -19,6 +19,7 @@ from bot.core.log import get_logger
 from bot.filing.context import Origin, Outcome
 from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
+from bot.store import heartbeat
 from bot.store.db import session_scope
 
 log = get_logger("maildir")
@@ -56,6 +57,7 @@ def sync_maildir(app: App, path: Path) -> int:
         log.info("maildir message handled", status=outcome.status, case=outcome.case_code,
                  message_id=outcome.message_id)
     box.close()
+    heartbeat.beat(app.engine, heartbeat.INTAKE, app.now_utc())
     return handled
 
 

@@ -52,6 +52,7 @@ from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.core.oauth2 import OAuth2Error, oauthbearer_string, token_source, xoauth2_string
 from bot.core.tls import client_context
+from bot.store import heartbeat
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox
 from bot.store.records import add_event
@@ -362,6 +363,7 @@ def sender_loop(app: App, stop: threading.Event) -> None:
         try:
             deliver_due(app)
             due = next_due(app)
+            heartbeat.beat(app.engine, heartbeat.SENDER, app.now_utc())
         except Exception:
             # A database hiccup must not kill the sender thread; try again shortly.
             log.exception("sender pass failed")

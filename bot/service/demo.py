@@ -44,6 +44,8 @@ AUTHSERV = "mx.demo.example"
 REPORTER = ("Jo Reporter", "jo@reporter.example")
 CHAIR = ("Maya Chen", "maya@demo.example")
 MEMBER = ("Alex Smith", "alex@demo.example")
+# The manual's committee has at least three members; the third only completes the roster.
+THIRD = ("Riley Park", "riley@demo.example")
 AWAY = ("Sam Traveller", "sam@elsewhere.example")
 
 
@@ -131,7 +133,7 @@ def write_demo_config(folder: Path, smtp_port: int) -> Path:
         'level = "error"',
         'format = "console"',
     ]
-    for (name, addr), role in ((CHAIR, "chair"), (MEMBER, "member")):
+    for (name, addr), role in ((CHAIR, "chair"), (MEMBER, "member"), (THIRD, "member")):
         lines += ["", "[[members]]", f"name = {_toml_str(name)}",
                   f"email = {_toml_str(addr)}", f'role = "{role}"']
     path = folder / "cocbot.toml"

@@ -17,6 +17,7 @@ from bot.intake.imap import ImapIntake
 from bot.intake.imap import run_once as imap_run_once
 from bot.intake.maildir import run_maildir, sync_maildir
 from bot.outbound.sender import deliver_due, sender_loop
+from bot.store import heartbeat
 from bot.store.db import session_scope
 from bot.store.roster import sync_roster
 
@@ -73,6 +74,7 @@ def _log_worker_crash(args: threading.ExceptHookArgs) -> None:
 def run_forever(app: App, stop: threading.Event | None = None) -> None:
     """Run intake, sender and scheduler in threads until SIGTERM/SIGINT or `stop`."""
     prepare(app)
+    heartbeat.mark_running(app.engine, app.now_utc())  # `db restore` refuses while set
     stop = stop or threading.Event()
 
     def _signal(_sig: int, _frame: FrameType | None) -> None:
@@ -115,6 +117,7 @@ def run_forever(app: App, stop: threading.Event | None = None) -> None:
     for t in threads:
         t.join(timeout=10)
     log.info("cocbot stopped")
+    heartbeat.mark_running(app.engine, None)
     if dead:
         # A non-zero exit, so a supervisor (systemd Restart=on-failure) starts us again.
         raise SystemExit(f"cocbot stopped: the {', '.join(dead)} worker stopped unexpectedly")

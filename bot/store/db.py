@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlmodel import Session
 
 from bot.core.resources import shipped_dir
+from bot.store.dburl import prepare_url
 
 # The alembic scripts live at the top of the project (migrations/), beside bot/.
 
@@ -24,6 +25,7 @@ class SchemaOutOfDate(Exception):
 
 def make_engine(url: str) -> Engine:
     """An engine for `url`; SQLite gets foreign keys and a busy timeout."""
+    prepare_url(url)  # one-line errors for a bad URL or folder; a private SQLite file
     kwargs: dict[str, Any] = {"future": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -52,6 +54,7 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
+    prepare_url(url)
     command.upgrade(alembic_config(url), revision)
 
 
