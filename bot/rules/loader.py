@@ -32,6 +32,11 @@ KIND_MODULES: tuple[str, ...] = (
 )
 
 
+# Policy files in the rules folder that are not rule chains; each is read by its
+# own module (decisions.toml: bot.governance.quorum).
+NOT_RULE_FILES: frozenset[str] = frozenset({"decisions.toml"})
+
+
 def _import_kinds() -> None:
     for name in KIND_MODULES:
         importlib.import_module(name)
@@ -57,6 +62,8 @@ def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKin
     rules: list[RuleKind] = []
     names: set[str] = set()
     for path in sorted(folder.glob("*.toml")):
+        if path.name in NOT_RULE_FILES:
+            continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
