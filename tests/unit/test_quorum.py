@@ -36,7 +36,7 @@ def verdict(votes: dict[str, str], *, eligible: frozenset[str] = SIX, severe: bo
 
 
 def test_shipped_rules_are_the_manuals() -> None:
-    assert RULES == QuorumRules()
+    assert QuorumRules() == RULES
 
 
 def test_consensus_two_others_agree_nobody_objects() -> None:
