@@ -37,6 +37,17 @@ KIND_MODULES: tuple[str, ...] = (
 NOT_RULE_FILES: frozenset[str] = frozenset({"decisions.toml"})
 
 
+def _check_policy_file(path: Path) -> None:
+    """Validate a policy file that is not a rule chain, so a typo stops start-up."""
+    from bot.governance.quorum import parse_rules
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"rules/{path.name}: not valid TOML: {exc}") from None
+    parse_rules(data)
+
+
 def _import_kinds() -> None:
     for name in KIND_MODULES:
         importlib.import_module(name)
@@ -63,6 +74,7 @@ def load_rules_from(folder: Path, templates: Path | None = None) -> list[RuleKin
     names: set[str] = set()
     for path in sorted(folder.glob("*.toml")):
         if path.name in NOT_RULE_FILES:
+            _check_policy_file(path)
             continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,14 @@ def test_severity_from_consequence_or_safety_risk() -> None:
 def test_bad_rules_name_the_key(table: dict[str, object], key: str) -> None:
     with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
         parse_rules(table)
+
+
+def test_a_typo_in_decisions_toml_stops_loading_the_rules(tmp_path: Path) -> None:
+    from bot.rules.loader import load_rules_from
+
+    for path in shipped_dir("rules").glob("*.toml"):
+        (tmp_path / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    assert load_rules_from(tmp_path)
+    (tmp_path / "decisions.toml").write_text("[decisions]\nconsensus_min_agre = 2\n")
+    with pytest.raises(ConfigError, match=r"decisions\.consensus_min_agre: unknown key"):
+        load_rules_from(tmp_path)
