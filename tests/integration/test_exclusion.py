@@ -154,3 +154,14 @@ def test_stranger_and_forged_chair_cannot_exclude_vote_or_onfile(tmp_path: Path)
     # A stranger's tags are plain text; the forged chair's are held (chairs told).
     assert len(events(app, "command_held")) == 4
     assert mails_to(app, ALEX) == [], "held-command notices never reach the member named"
+
+
+def test_member_forwarding_a_report_about_themselves_is_still_named(tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    body = ("Forwarding this one.\n-- \nAlex Smith\n\n---------- Forwarded message ---------\n"
+            "From: Pat Person <pat@person.example>\nSubject: About Alex\n\n"
+            "Alex Smith from the working group insulted me.\n")
+    out = file(app, make_mail(sender=ALEX, subject="Fwd: About Alex", body=body,
+                              message_id="fw2@example.org"))
+    assert out.new_case
+    assert [e.data["member"] for e in events(app, "member_named")] == [ALEX]
