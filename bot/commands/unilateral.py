@@ -10,8 +10,8 @@ from bot.commands._common import moment
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.core.clock import format_moment
 from bot.core.events import EventKind
-from bot.store.models import Event
 from bot.governance.proposals import open_proposal
+from bot.store.models import Event
 from bot.store.records import add_event, case_events
 
 NOTE_MAX = 300
