@@ -62,7 +62,8 @@ def handle(ctx: MessageContext) -> None:
         # Only what this sender wrote: a reply quoting the report must not raise
         # the alarm again once a member has answered it.
         own = "\n".join(top_text(ctx.pm.text_body, ctx.pm.html_body))
-        checked = replace(ctx, pm=replace(ctx.pm, text_body=own, html_body=None))
+        # The subject is the thread's ("Re: death threat"): only new words count.
+        checked = replace(ctx, pm=replace(ctx.pm, subject="", text_body=own, html_body=None))
     hits = run_chain(load_rules(ctx.app.config), Chain.DANGER, checked, first_only=True)
     if not hits:
         return
