@@ -21,7 +21,7 @@ def _requests(cc: CommandContext, named: str) -> set[str]:
         Event.case_id == cc.case.id, Event.kind == EventKind.EXCLUSION_REQUESTED)).all()
     inside = {m.email for m in members_in(cc.session, cc.app.config, cc.case)}
     return {str(ev.actor) for ev in rows
-            if ev.data.get("member") == named and ev.actor in inside}
+            if ev.data.get("member") == named and ev.actor in inside and not ev.data.get("lift")}
 
 
 @command

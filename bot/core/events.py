@@ -51,6 +51,7 @@ class EventKind(StrEnum):
     MEMBER_NAMED = "member_named"  # a new report names a member: shut out until confirmed
     EXCLUSION_REQUESTED = "exclusion_requested"  # a member asked to exclude another (needs more)
     EXCLUDED = "excluded"  # a member was excluded from the case (shut out of everything)
+    EXCLUSION_LIFTED = "exclusion_lifted"  # #readmit: the report was not about the member
     EXCLUSION_CONFIRM_ASKED = "exclusion_confirm_asked"  # chairs/members asked to #exclude
     BOARD_REFERRAL = "board_referral"  # every chair is shut out: members told to go to the board
     DANGER_DETECTED = "danger_detected"  # danger phrases were found in a mail of the case

@@ -100,9 +100,16 @@ def exclude(session: Session, app: App, case: Case, member: Member, *, actor: st
 
 
 def is_confirmed(session: Session, case: Case, member: Member) -> bool:
-    """True when `member`'s exclusion from `case` was confirmed (not only detected)."""
-    return any(ev.kind == EventKind.EXCLUDED and str(ev.data.get("member")) == member.email
-               for ev in case_events(session, case))
+    """True when `member`'s exclusion from `case` was confirmed (and not lifted since)."""
+    confirmed = False
+    for ev in case_events(session, case):
+        if str(ev.data.get("member")) != member.email:
+            continue
+        if ev.kind == EventKind.EXCLUDED:
+            confirmed = True
+        elif ev.kind == EventKind.EXCLUSION_LIFTED:
+            confirmed = False
+    return confirmed
 
 
 def refer_to_board_if_needed(session: Session, app: App, case: Case, *,

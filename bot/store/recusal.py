@@ -41,12 +41,26 @@ def recorded_recusals(session: Session, case: Case) -> list[str]:
 
 
 def recorded_exclusions(session: Session, case: Case) -> list[str]:
-    """Main addresses of members excluded from `case` (named by a report or by #exclude)."""
+    """Main addresses of members excluded from `case` (named by a report or by #exclude).
+
+    A `#readmit` (`exclusion_lifted`) ends every exclusion of that member before it.
+    """
+    kinds = [k.value for k in (*EXCLUDING_EVENTS, EventKind.EXCLUSION_LIFTED)]
     rows = session.exec(
-        select(Event.data).where(col(Event.case_id).in_(_case_ids(session, case)),
-                                 col(Event.kind).in_([k.value for k in EXCLUDING_EVENTS]))
+        select(Event.kind, Event.data).where(col(Event.case_id).in_(_case_ids(session, case)),
+                                             col(Event.kind).in_(kinds))
+        .order_by(col(Event.at), col(Event.id))
     ).all()
-    return sorted({str(d.get("member")).lower() for d in rows if d.get("member")})
+    out: set[str] = set()
+    for kind, data in rows:
+        member = str(data.get("member") or "").lower()
+        if not member:
+            continue
+        if kind == EventKind.EXCLUSION_LIFTED:
+            out.discard(member)
+        else:
+            out.add(member)
+    return sorted(out)
 
 
 def _with_aliases(config: Config, addresses: list[str]) -> set[str]:

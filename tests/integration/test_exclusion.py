@@ -165,3 +165,15 @@ def test_member_forwarding_a_report_about_themselves_is_still_named(tmp_path: Pa
                               message_id="fw2@example.org"))
     assert out.new_case
     assert [e.data["member"] for e in events(app, "member_named")] == [ALEX]
+
+
+def test_chair_readmits_a_member_the_report_only_mentions(tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    code = report(app, "Sam Jones helped me afterwards; the speaker was rude.")
+    assert record(app, code)["excluded"] == [SAM]
+    command(app, code, "#readmit Sam", sender=ALEX)
+    assert "a chair lets" in last_transcript(app, ALEX)
+    command(app, code, "#readmit Sam Jones", sender=MAYA)
+    assert record(app, code)["excluded"] == []
+    command(app, code, "#status", sender=SAM)
+    assert "Record of case" in last_transcript(app, SAM)
