@@ -13,7 +13,8 @@ case nothing new is sent (the clock is running).  Otherwise every member not
 shut out of the case gets the urgent notice at once; beyond
 `MAX_URGENT_NOTICES_PER_HOUR` notices in the last hour (a flood), the notice is
 merged (`urgent_notice_merged`) into one summary mail the scheduler sends on its
-next tick (`send_urgent_summaries`): merged, never dropped.
+next tick (`send_urgent_summaries`; under a sustained flood at most every
+`SUMMARY_EVERY`): merged, never dropped.
 
 An alarm is answered when an authenticated member sets `#safety yes|no` or
 writes to the reporter after it; until then the reminders' urgent clock
@@ -46,6 +47,8 @@ URGENT_KIND = "urgent"
 MAX_URGENT_NOTICES_PER_HOUR = 10
 # Within this long after a notice on a case, more danger in it adds no new notice.
 REPEAT_AFTER = timedelta(hours=1)
+# Under a sustained flood, summaries go out at most this often (the first at once).
+SUMMARY_EVERY = timedelta(minutes=10)
 
 
 def open_alarm(events: Iterable[Event], contacts: Iterable[datetime] = ()) -> Event | None:
@@ -122,10 +125,14 @@ def send_urgent_summaries(app: App) -> int:
             Event.kind == EventKind.URGENT_NOTICE_MERGED).order_by(col(Event.id))).all()
         if not merged:
             return 0
-        done = {e.data.get("merged_event") for e in session.exec(select(Event).where(
-            Event.kind == EventKind.URGENT_SUMMARY_SENT)).all()}
+        sent = session.exec(select(Event).where(
+            Event.kind == EventKind.URGENT_SUMMARY_SENT)).all()
+        done = {e.data.get("merged_event") for e in sent}
         todo = [e for e in merged if e.id not in done and e.case_id]
         if not todo:
+            return 0
+        last = max((e.at for e in sent), default=None)
+        if last is not None and app.now_utc() - last < SUMMARY_EVERY:
             return 0
         cases: dict[int, Case] = {}
         for ev in todo:

@@ -164,6 +164,14 @@ def test_flood_merges_notices_into_one_summary_never_drops(tmp_path: Path) -> No
     assert real in text and all(c in text for c in codes[10:])
     run_due(app)  # nothing is summarised twice
     assert len([r for r in mails(app, "urgent") if r.case_id is None]) == len(MEMBERS)
+    # The flood goes on: the next summary waits ten minutes, then carries it.
+    late = report(app, THREAT, sender="late@bad.example")
+    run_due(app)
+    assert len([r for r in mails(app, "urgent") if r.case_id is None]) == len(MEMBERS)
+    at(app, 0.2)
+    run_due(app)
+    summaries = [r for r in mails(app, "urgent") if r.case_id is None]
+    assert len(summaries) == 2 * len(MEMBERS) and late in text_of(summaries[-1])
 
 
 def test_forged_safety_answer_does_not_stop_the_clock(tmp_path: Path) -> None:
