@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
+import tempfile
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
+from bot.store.db import upgrade
 from bot.store.models import Event, Outbox
 from bot.store.records import case_record, find_case
 from tests.helpers import ALEX, file, make_app, make_mail
@@ -21,10 +24,23 @@ REP = "coc@djangocon.example"
 _ids = count()
 
 
+_TEMPLATE_DB: list[Path] = []
+
+
+def _migrated_copy(target: Path) -> None:
+    """A freshly migrated SQLite file at `target` (migrating once per test session)."""
+    if not _TEMPLATE_DB:
+        folder = Path(tempfile.mkdtemp(prefix="gov-template-"))
+        upgrade(f"sqlite:///{folder / 'template.db'}")
+        _TEMPLATE_DB.append(folder / "template.db")
+    shutil.copyfile(_TEMPLATE_DB[0], target)
+
+
 def gov_app(tmp_path: Path, **sections: Any) -> App:
     """An App on SQLite with a registered local representative."""
     sections.setdefault("local_representatives",
                         [{"name": "Riley Organiser", "email": REP, "programme": "DjangoCon"}])
+    _migrated_copy(tmp_path / "gov.db")
     return make_app(f"sqlite:///{tmp_path / 'gov.db'}", clock=NOW, **sections)
 
 
