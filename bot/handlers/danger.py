@@ -16,8 +16,9 @@ from sqlmodel import select
 
 from bot.core.events import EventKind
 from bot.governance.danger import raise_alarm
+from bot.governance.naming import attachment_texts
 from bot.mail.auth import verify_member
-from bot.mail.quoting import top_text
+from bot.mail.quoting import html_to_text, top_text
 from bot.rules.base import run_chain
 from bot.rules.chains import Chain
 from bot.rules.loader import load_rules
@@ -58,7 +59,19 @@ def handle(ctx: MessageContext) -> None:
     if path is None or ctx.quiet:
         return
     checked = ctx
-    if path == "reply":
+    if path != "reply":
+        # The whole report: a forward attached as a message, text attachments.
+        parts = [ctx.pm.text_body or ""]
+        if ctx.pm.html_body:
+            parts.append(html_to_text(ctx.pm.html_body))
+        inner = ctx.forwarded
+        if inner is not None:
+            parts += [inner.subject or "", inner.text_body or ""]
+            if inner.html_body:
+                parts.append(html_to_text(inner.html_body))
+        parts += attachment_texts(ctx.inbound.raw)
+        checked = replace(ctx, pm=replace(ctx.pm, text_body="\n".join(parts), html_body=None))
+    else:
         # Only what this sender wrote: a reply quoting the report must not raise
         # the alarm again once a member has answered it.
         own = "\n".join(top_text(ctx.pm.text_body, ctx.pm.html_body))

@@ -224,3 +224,36 @@ def test_calm_organiser_report_closes_with_members_onfile(tmp_path: Path) -> Non
     at(app, 24 * 8)
     run_reminders(app)
     assert not mails(app, "reminder"), "resolving stopped the clocks"
+
+
+def test_danger_in_an_attached_forward_or_a_text_attachment(tmp_path: Path) -> None:
+    from email.message import EmailMessage
+
+    from tests.helpers import auth_header
+
+    app = gov_app(tmp_path)
+    inner = EmailMessage()
+    inner["From"] = "Pat Person <pat@person.example>"
+    inner["To"] = "maya@example.org"
+    inner["Subject"] = "help"
+    inner["Message-ID"] = "<inner@person.example>"
+    inner.set_content(THREAT)
+    outer = EmailMessage()
+    outer["Authentication-Results"] = auth_header("example.org")
+    outer["From"] = MAYA
+    outer["To"] = "conduct@example.org"
+    outer["Subject"] = "Fwd: help"
+    outer["Message-ID"] = "<attfwd@example.org>"
+    outer.set_content("Forwarding the attached report.")
+    outer.add_attachment(inner)
+    assert file(app, outer.as_bytes()).new_case
+    withfile = EmailMessage()
+    withfile["From"] = "jo.reporter@mail.example"
+    withfile["To"] = "conduct@example.org"
+    withfile["Subject"] = "Report"
+    withfile["Message-ID"] = "<att@mail.example>"
+    withfile.set_content("Please see the chat log attached.")
+    withfile.add_attachment("[22:10] him: I know where you live, I will kill you",
+                            filename="chat.txt")
+    assert file(app, withfile.as_bytes()).new_case
+    assert len(events(app, "urgent_notice_queued")) == 2
