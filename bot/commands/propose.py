@@ -24,6 +24,10 @@ _KNOWN = sorted([*((normalise(c), c) for c in CONSEQUENCES), *ALIASES.items()],
 def consequence_of(text: str) -> str:
     """The ladder step `text` starts with ("Ban: ...", "first suspension, 60 days"), else Other."""
     words = normalise(text)
+    for article in ("a ", "an ", "the "):
+        if words.startswith(article):
+            words = words[len(article):]
+            break
     for key, value in _KNOWN:
         if words == key or words.startswith(key + " "):
             return value

@@ -63,6 +63,12 @@ def name_members(session: Session, app: App, case: Case, named: list[Member], *,
     fresh = [m for m in named if not is_shut_out(session, app.config, case, m)]
     if not fresh:
         return
+    left = [m for m in members_in(session, app.config, case) if m not in fresh]
+    if not left:
+        # A report naming every member would otherwise shut everyone out and
+        # silence its own alarm: nobody is shut out, everyone is asked to decide.
+        _everyone_named(session, app, case, fresh, message_id=message_id, quiet=quiet)
+        return
     for member in fresh:
         add_event(session, case, EventKind.MEMBER_NAMED, message_id=message_id,
                   member=member.email)
@@ -79,7 +85,7 @@ def name_members(session: Session, app: App, case: Case, named: list[Member], *,
     board = chairs_out(session, app, case)
     queue_mail(session, app, kind="exclusion", template=TEMPLATE_CONFIRM, to=to, case=case,
                context={"named": [m.name for m in fresh],
-                        "chairs_named": board,
+                        "chairs_named": board, "everyone_named": False,
                         "board_address": app.config.board.address})
     add_event(session, case, EventKind.EXCLUSION_CONFIRM_ASKED, message_id=message_id,
               to=to, members=[m.email for m in fresh])
@@ -87,6 +93,20 @@ def name_members(session: Session, app: App, case: Case, named: list[Member], *,
         # The confirmation request carries the board instruction: record it as given.
         add_event(session, case, EventKind.BOARD_REFERRAL, message_id=message_id, to=to,
                   board=app.config.board.address, reason="report names every chair")
+
+
+def _everyone_named(session: Session, app: App, case: Case, named: list[Member], *,
+                    message_id: str | None, quiet: bool) -> None:
+    log.warning("report names every member in the case: nobody shut out automatically",
+                case=case.code, message_id=message_id)
+    to = [m.email for m in named if valid_address(m.email)]
+    add_event(session, case, EventKind.EXCLUSION_CONFIRM_ASKED, message_id=message_id, to=to,
+              members=[m.email for m in named], everyone=True)
+    if quiet or not to:
+        return
+    queue_mail(session, app, kind="exclusion", template=TEMPLATE_CONFIRM, to=to, case=case,
+               context={"named": [m.name for m in named], "chairs_named": True,
+                        "everyone_named": True, "board_address": app.config.board.address})
 
 
 def exclude(session: Session, app: App, case: Case, member: Member, *, actor: str,

@@ -177,3 +177,14 @@ def test_chair_readmits_a_member_the_report_only_mentions(tmp_path: Path) -> Non
     assert record(app, code)["excluded"] == []
     command(app, code, "#status", sender=SAM)
     assert "Record of case" in last_transcript(app, SAM)
+
+
+def test_a_report_naming_every_member_cannot_silence_its_own_alarm(tmp_path: Path) -> None:
+    """Hostile: naming everyone would shut everyone out of the urgent notice."""
+    app = gov_app(tmp_path)
+    report(app, "Maya Chen, Alex Smith and Sam Jones all threatened to kill me.")
+    assert not events(app, "member_named")
+    [urgent] = mails(app, "urgent")
+    assert set(urgent.recipients) == {MAYA, ALEX, SAM}
+    [ask] = mails(app, "exclusion")
+    assert set(ask.recipients) == {MAYA, ALEX, SAM} and "shut nobody out" in text_of(ask)
