@@ -165,7 +165,7 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
-                                                     "mail_queued"]),
+                                                     "mail_queued", "command_refused"]),
                                 col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
     ).all())
@@ -253,6 +253,7 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
     held: list[list[str]] = []
     warnings: list[tuple[datetime, list[str]]] = []
     mailed: set[tuple[int | None, datetime]] = set()
+    refused: set[tuple[int | None, str | None]] = set()
     quarantined = 0
 
     def code_of(case_id: int | None) -> str:
@@ -275,6 +276,11 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
         if not since < ev.at <= now or not _sees(world, config, recipient, ev.case_id):
             continue
         if ev.kind == EventKind.COMMAND_HELD:
+            held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
+        elif (ev.kind == EventKind.COMMAND_REFUSED and ev.data.get("reason") == "excluded"
+              and (ev.case_id, ev.message_id) not in refused):
+            # An excluded member's commands get no answer: the chairs see them here.
+            refused.add((ev.case_id, ev.message_id))
             held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
         elif ev.kind == EventKind.QUARANTINED:
             quarantined += 1

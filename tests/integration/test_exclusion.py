@@ -188,3 +188,12 @@ def test_a_report_naming_every_member_cannot_silence_its_own_alarm(tmp_path: Pat
     assert set(urgent.recipients) == {MAYA, ALEX, SAM}
     [ask] = mails(app, "exclusion")
     assert set(ask.recipients) == {MAYA, ALEX, SAM} and "shut nobody out" in text_of(ask)
+
+
+def test_the_chairs_digest_shows_an_excluded_members_refused_commands(tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    code = report(app, ABOUT_ALEX)
+    command(app, code, "#consequence Warning #resolve", sender=ALEX)
+    with session_scope(app.engine) as session:
+        [digest] = build_digests(session, app, NOW, only=[MAYA])
+    assert [r[0] for r in digest.rows["held"]] == [code]
