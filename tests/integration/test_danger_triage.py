@@ -88,7 +88,11 @@ def test_group_relay_with_list_headers(tmp_path: Path) -> None:
     app = gov_app(tmp_path)
     report(app, THREAT, sender="conduct+noreply@googlegroups.example",
            headers={"List-Id": "<conduct.example.org>", "Precedence": "list"})
-    assert len(mails(app, "urgent")) == 1
+    # The group rewrites From to the conduct address for DMARC-strict senders.
+    report(app, THREAT, sender="conduct@example.org", sender_name="'Jo' via Conduct",
+           subject="Second", headers={"X-Original-From": "jo@strict.example",
+                                      "Reply-To": "jo@strict.example"})
+    assert len(mails(app, "urgent")) == 2
 
 
 def test_members_forward(tmp_path: Path) -> None:
