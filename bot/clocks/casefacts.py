@@ -28,6 +28,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
+from bot.governance.danger import open_alarm
 from bot.mail.auth import verify_member
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.store.records import STATUS_ONGOING
@@ -36,7 +37,8 @@ from bot.store.recusal import shut_out
 # Evidence that the case involves physical danger (besides Safety Risk = Yes):
 # the intake's urgent notice to every member, and events naming such a notice.
 URGENT_OUTBOX_KINDS = frozenset({"urgent"})
-URGENT_EVENT_KINDS = frozenset({EventKind.URGENT_NOTICE_QUEUED})
+URGENT_EVENT_KINDS = frozenset({EventKind.URGENT_NOTICE_QUEUED, EventKind.DANGER_DETECTED,
+                                EventKind.URGENT_NOTICE_MERGED})
 ACK_KIND = "acknowledgement"
 
 # Parsed To/Cc of filed messages and whether their sender authenticated as a member,
@@ -76,6 +78,8 @@ class CaseFacts:
     urgent: bool
     unilateral: list[Unilateral] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # The oldest danger alarm no member has answered (#safety, or mail to the reporter).
+    alarm: Event | None = None
 
     @property
     def ongoing(self) -> bool:
@@ -197,6 +201,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
         first_contact_at=min(contacts) if contacts else None,
         last_contact_at=max(contacts) if contacts else None,
         urgent=urgent, unilateral=unilateral, events=events,
+        alarm=open_alarm(events, contacts),
     )
 
 

@@ -3,8 +3,9 @@
 Once a day, after `schedule.digest_time` in `schedule.timezone`, each chair gets
 one mail (plain text plus an HTML table) listing: new cases since their last
 digest, cases awaiting an acknowledgement or a first response, overdue
-reminders, ongoing cases by age, recently resolved cases, and the held
-commands and warnings since the last digest.  No names, no addresses, no
+reminders, ongoing cases by age, recently resolved cases, open proposals with
+their tally and the members who have not voted yet, and the held commands and
+warnings since the last digest.  No names, no addresses, no
 subjects, no report text: only case code names, dates and fixed labels.
 
 Recusal: a case's lines go to the chairs who are not recused from it; when
@@ -37,6 +38,8 @@ from bot.core.clock import digest_due, format_day, format_moment, local_day
 from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.governance.proposals import Proposal, open_proposal
+from bot.governance.quorum import load_quorum_rules
 from bot.outbound.outbox import queue_mail
 from bot.store.db import session_scope
 from bot.store.models import Case, DigestClaim, Event, Outbox
@@ -55,6 +58,8 @@ SECTIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ongoing", "Ongoing cases by age",
      ("Case", "Reported", "Age (days)", "Last mail to reporter", "Notes")),
     ("resolved", "Recently resolved", ("Case", "Resolved on", "Resolved by")),
+    ("proposals", "Open proposals",
+     ("Case", "Proposal", "Opened", "In favour/against/abstained", "Not voted yet")),
     ("held", "Held commands", ("Case", "When")),
     ("warnings", "Warnings", ("Case", "When", "What")),
 )
@@ -165,7 +170,7 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
-                                                     "mail_queued",
+                                                     "mail_queued", "command_refused",
                                                      "acknowledgement_suppressed"]),
                                 col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
@@ -205,10 +210,17 @@ def _case_rows(config: Config, world: _World, recipient: str, since: datetime, n
             if ob.due <= now:
                 rows["overdue"].append([case.code, ob.label, format_moment(ob.due, zone),
                                         str(len(facts.reminders_sent(ob.key)))])
+        prop = open_proposal(facts.events) if case.status == STATUS_ONGOING else None
+        if prop is not None:
+            rows["proposals"].append(_proposal_row(config, facts, prop, now))
         if case.status == STATUS_ONGOING:
             notes = []
             if facts.urgent:
                 notes.append("safety risk")
+            if facts.alarm is not None:
+                notes.append("danger not answered (#safety)")
+            if any(e.kind == EventKind.ONFILE_SUGGESTED for e in facts.events):
+                notes.append("local rep says action taken: #onfile?")
             if case.review_date:
                 notes.append(f"review {case.review_date.isoformat()}")
             age = (today - local_day(case.date_reported, zone)).days
@@ -220,6 +232,18 @@ def _case_rows(config: Config, world: _World, recipient: str, since: datetime, n
             rows["resolved"].append([case.code, format_day(case.resolution_date, zone),
                                      case.resolution_source or ""])
     return rows
+
+
+def _proposal_row(config: Config, facts: CaseFacts, prop: Proposal, now: datetime) -> list[str]:
+    """One open proposal: its consequence, the tally, and who has not voted (by name)."""
+    rules = load_quorum_rules(config)
+    eligible = [m.email for m in config.members if m.email not in facts.recused]
+    verdict = prop.verdict(eligible, rules.is_severe(prop.consequence, facts.case.safety_risk),
+                           rules, now, config.schedule.decision_days)
+    names = [m.name for m in config.members if m.email in verdict.pending]
+    tally = f"{verdict.in_favour}/{verdict.against}/{verdict.abstained} (needs {verdict.needed})"
+    return [facts.case.code, prop.consequence or "Other",
+            format_day(prop.opened_at, config.schedule.zone), tally, ", ".join(names) or "-"]
 
 
 def _sees(world: _World, config: Config, recipient: str, case_id: int | None) -> bool:
@@ -235,6 +259,7 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
     held: list[list[str]] = []
     warnings: list[tuple[datetime, list[str]]] = []
     mailed: set[tuple[int | None, datetime]] = set()
+    refused: set[tuple[int | None, str | None]] = set()
     quarantined = 0
 
     def code_of(case_id: int | None) -> str:
@@ -257,6 +282,11 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
         if not since < ev.at <= now or not _sees(world, config, recipient, ev.case_id):
             continue
         if ev.kind == EventKind.COMMAND_HELD:
+            held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
+        elif (ev.kind == EventKind.COMMAND_REFUSED and ev.data.get("reason") == "excluded"
+              and (ev.case_id, ev.message_id) not in refused):
+            # An excluded member's commands get no answer: the chairs see them here.
+            refused.add((ev.case_id, ev.message_id))
             held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
         elif ev.kind == EventKind.QUARANTINED:
             quarantined += 1

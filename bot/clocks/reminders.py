@@ -20,6 +20,13 @@ Clocks (key: due -> to; closed by):
   member; closed by their next message filed in the case.
 - review:<date>: the review date (local midnight) -> point of contact; closed
   by `#review` with another date, or `#review done`.
+- urgent:<event id>: a danger alarm + urgent_response_hours -> every member not
+  shut out of the case, repeated every urgent_response_hours, day and night;
+  closed by `#safety yes|no` or a member's authenticated mail to the reporter.
+- decision:<proposal>: an open proposal + decision_days -> the chair(s), told
+  to turn the matter over to the board (a `proposal_to_board` event); once.
+- feedback:<proposal>: an agreed proposal + feedback_days -> point of contact;
+  closed by `#feedback`.
 
 The first three apply to Ongoing cases with a reporter outside the group whose
 report was not backfilled.  Outside working days/hours in `schedule.timezone`
@@ -42,6 +49,7 @@ from bot.core.clock import at_local, format_day, format_moment, is_working_time
 from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.governance.proposals import latest_agreed, open_proposal
 from bot.outbound.outbox import queue_mail
 from bot.store.db import session_scope
 from bot.store.models import Case, Event
@@ -54,6 +62,9 @@ FIRST_RESPONSE = "first_response"
 PROGRESS = "progress"
 UNILATERAL = "unilateral"
 REVIEW = "review"
+URGENT = "urgent"
+DECISION = "decision"
+FEEDBACK = "feedback"
 
 TEMPLATES = {
     ACK_OVERDUE: "reminder_ack_overdue",
@@ -61,6 +72,9 @@ TEMPLATES = {
     PROGRESS: "reminder_progress",
     UNILATERAL: "reminder_unilateral",
     REVIEW: "reminder_review",
+    URGENT: "reminder_urgent",
+    DECISION: "reminder_decision",
+    FEEDBACK: "reminder_feedback",
 }
 # What each reminder is about, for the digest (no case content).
 LABELS = {
@@ -69,6 +83,9 @@ LABELS = {
     PROGRESS: "no progress update to the reporter",
     UNILATERAL: "unilateral action not yet reported to the group",
     REVIEW: "review date reached",
+    URGENT: "possible danger not yet answered (#safety)",
+    DECISION: "no quorum on the proposal: turn it over to the board",
+    FEEDBACK: "no feedback from affected parties recorded yet",
 }
 
 
@@ -80,7 +97,7 @@ class Obligation:
     key: str  # unique per clock instance within the case
     started: datetime
     due: datetime
-    audience: str  # "chair" | "contact" | "member"
+    audience: str  # "chair" | "contact" | "member" | "all"
     member: str | None = None  # for audience "member"
 
     @property
@@ -137,6 +154,28 @@ def obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
         start = at_local(case.review_date, datetime.min.time(), sched.zone)
         out.append(Obligation(REVIEW, f"{REVIEW}:{case.review_date.isoformat()}", start, start,
                               "contact"))
+    out.extend(governance_obligations(facts, config))
+    return out
+
+
+def governance_obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
+    """The urgent clock, the decision deadline and the feedback wait (module doc)."""
+    sched = config.schedule
+    out: list[Obligation] = []
+    alarm = facts.alarm
+    if alarm is not None and facts.ongoing:
+        out.append(Obligation(URGENT, f"{URGENT}:{alarm.id}", alarm.at,
+                              alarm.at + timedelta(hours=sched.urgent_response_hours), "all"))
+    if not facts.ongoing:
+        return out
+    pending = open_proposal(facts.events)
+    if pending is not None:
+        out.append(Obligation(DECISION, f"{DECISION}:{pending.id}", pending.opened_at,
+                              pending.opened_at + timedelta(days=sched.decision_days), "chair"))
+    agreed = latest_agreed(facts.events)
+    if agreed is not None and not agreed.feedback_recorded and agreed.decided_at is not None:
+        out.append(Obligation(FEEDBACK, f"{FEEDBACK}:{agreed.id}", agreed.decided_at,
+                              agreed.decided_at + timedelta(days=sched.feedback_days), "contact"))
     return out
 
 
@@ -155,6 +194,8 @@ def recipients_for(config: Config, facts: CaseFacts, ob: Obligation) -> tuple[li
     missing) point of contact or acting member goes to the chair(s) instead.
     """
     recused = facts.recused
+    if ob.audience == "all":
+        return [m.email for m in config.members if m.email not in recused], False
     if ob.audience == "member" and ob.member:
         member = config.member_for(ob.member)
         if member is not None and member.email not in recused:
@@ -178,7 +219,8 @@ def due_now(ob: Obligation, facts: CaseFacts, config: Config, now: datetime) -> 
                                                 sched.working_days):
         return False
     sent = facts.reminders_sent(ob.key)
-    return not (sent and now - sent[-1].at < timedelta(hours=sched.reminder_repeat_hours))
+    repeat = sched.urgent_response_hours if ob.kind == URGENT else sched.reminder_repeat_hours
+    return not (sent and now - sent[-1].at < timedelta(hours=repeat))
 
 
 def _context(config: Config, facts: CaseFacts, ob: Obligation, now: datetime,
@@ -204,6 +246,10 @@ def _context(config: Config, facts: CaseFacts, ob: Obligation, now: datetime,
         "first_response_days": config.schedule.first_response_days,
         "progress_update_days": config.schedule.progress_update_days,
         "unilateral_report_hours": config.schedule.unilateral_report_hours,
+        "urgent_response_hours": config.schedule.urgent_response_hours,
+        "decision_days": config.schedule.decision_days,
+        "feedback_days": config.schedule.feedback_days,
+        "board_address": config.board.address,
     }
 
 
@@ -242,6 +288,11 @@ def remind_case(session: Session, app: App, case: Case) -> int:
         add_event(session, case, EventKind.REMINDER_SENT, at=now, message_id=row.message_id,
                   key=ob.key, reminder=ob.kind, to=to, due=ob.due.isoformat(),
                   urgent=facts.urgent)
+        if ob.kind == DECISION:
+            # The outcome of a proposal without quorum: the chairs turn it to the board.
+            add_event(session, case, EventKind.PROPOSAL_TO_BOARD, at=now,
+                      proposal=int(ob.key.split(":", 1)[1]), to=to,
+                      board=app.config.board.address)
         log.info("reminder queued", case=case.code, reminder=ob.kind,
                  message_id=row.message_id)
         sent += 1
@@ -255,7 +306,8 @@ def _candidates(app: App) -> list[int]:
     with session_scope(app.engine) as session:
         # Resolved cases only matter with a review date or a clock of their own.
         clocked = set(session.exec(select(Event.case_id).where(
-            col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT]))).all())
+            col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT,
+                                 EventKind.DANGER_DETECTED]))).all())
         for child, parent in session.exec(select(Case.id, Case.merged_into)).all():
             root = live_case(session, parent) if child in clocked and parent else None
             if root is not None:

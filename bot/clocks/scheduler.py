@@ -24,6 +24,7 @@ from bot.clocks.digest import run_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.core.log import get_logger
+from bot.governance.danger import send_urgent_summaries
 
 log = get_logger("scheduler")
 
@@ -34,7 +35,9 @@ _RUN_LOCK = threading.Lock()
 
 def run_due(app: App) -> int:
     """Run every job that is due at app.now(); returns how many mails they queued."""
-    queued = run_reminders(app)
+    # Urgent notices merged under the hourly cap go out first, on the next tick.
+    queued = send_urgent_summaries(app)
+    queued += run_reminders(app)
     queued += run_digests(app)
     if queued:
         app.outbox_wakeup.set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands import _decisions as dec
 from bot.commands._common import choose, normalise, set_field
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.core.events import EventKind
@@ -10,6 +11,7 @@ from bot.core.events import EventKind
 CONSEQUENCES = ("Not a violation", "Out of scope", "No action taken", "Warning",
                 "First Suspension", "Second Suspension", "Ban", "Other")
 CHOICES = {normalise(c): c for c in CONSEQUENCES}
+DECISION = dec.DECISION_SENTENCE
 
 
 @command
@@ -17,7 +19,10 @@ class Consequence(Command):
     """#consequence value - set the record's Consequences (enforcement actions taken).
 
     One of: Not a violation, Out of scope, No action taken, Warning, First
-    Suspension, Second Suspension, Ban, Other (any letter case).
+    Suspension, Second Suspension, Ban, Other (any letter case). Anything
+    stronger than Warning needs a proposal for it the group agreed (#propose,
+    #agree): "The chair requires at least two members of the working group to
+    agree on these actions." Without one it is held, and the reason given.
     """
 
     name = "consequence"
@@ -25,4 +30,11 @@ class Consequence(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Set Consequences to one of the manual's values."""
         value = choose(cc.args, CHOICES, CONSEQUENCES, "consequence")
+        if value in dec.rules(cc).needs_agreement and cc.case.consequences != value:
+            agreed = dec.agreed(cc)
+            if agreed is None or agreed.consequence != value:
+                return CommandResult(dec.hold(
+                    cc, "consequence",
+                    f"{value} needs a proposal for it agreed by the group (#propose {value}, "
+                    f"then #agree from other members); {DECISION}"), ok=False)
         return set_field(cc, "consequences", "Consequences", value, EventKind.CONSEQUENCES_SET)

@@ -44,7 +44,7 @@ class Contact(Command):
         """Set the case's point of contact."""
         member = find_member(cc.app.config, cc.args) if cc.args.strip() else cc.member
         if is_shut_out(cc.session, cc.app.config, cc.case, member):
-            raise CommandError(f"{member.name} is recused from this case")
+            raise CommandError(f"{member.name} is recused or excluded from this case")
         old = cc.case.point_of_contact
         if old == member.email:
             return CommandResult(f"{member.name} is already the point of contact; "

@@ -11,6 +11,7 @@ from bot.core.events import EventKind
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import ParseError, extract_forwarded, parse_message
 from bot.store.models import Event, InboundMessage
+from bot.store.records import case_events
 
 SOURCE = "Local Event Reps"
 TEMPLATE = "ack_on_file"
@@ -51,14 +52,34 @@ def already_sent(cc: CommandContext) -> bool:
     return any(ev.data.get("template") == TEMPLATE for ev in events)
 
 
+def carries_danger(cc: CommandContext) -> str | None:
+    """Why the case counts as carrying danger, or None."""
+    if (cc.case.safety_risk or "").strip().lower() == "yes":
+        return "the case's Safety Risk is Yes"
+    cc.session.flush()
+    detected = False
+    for ev in case_events(cc.session, cc.case):
+        if ev.kind in (EventKind.DANGER_DETECTED, EventKind.URGENT_NOTICE_QUEUED):
+            detected = True
+        elif ev.kind == EventKind.SAFETY_RISK_SET and ev.data.get("new") == "No":
+            detected = False
+    if detected:
+        return "the case may involve physical danger and no member has set #safety no"
+    return None
+
+
 @command
 class OnFile(Command):
     """#onfile - the report says action was already taken: acknowledge and close.
 
     Sends the reporter the manual's "we're going to keep this report on file"
     acknowledgement (signed by the point of contact, if there is one) and
-    resolves the case with source "Local Event Reps". Repeating it sends
-    nothing twice.
+    resolves the case with source "Local Event Reps", which stops its clocks.
+    Repeating it sends nothing twice. The manual: "If the received report clearly
+    states that the action has been taken already, and the issue is only reported
+    to be kept on file in our central log, the working group can close the issue".
+    Refused while the case may involve physical danger (Safety Risk yes, or a
+    danger alarm no member answered with #safety no).
     """
 
     name = "onfile"
@@ -69,6 +90,11 @@ class OnFile(Command):
         # handler chain's order is set by bot.handlers alone.
         from bot.outbound.acknowledgement import queue_acknowledgement
 
+        danger = carries_danger(cc)
+        if danger:
+            raise CommandError(f"refused: {danger}; the on-file reply tells the reporter the "
+                               "action taken seems appropriate and closes the case, which a "
+                               "report of possible danger must not get")
         texts: list[str] = []
         changed: dict[str, object] = {}
         if already_sent(cc):

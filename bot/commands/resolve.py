@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.commands import _decisions as dec
 from bot.commands._common import choose, record_event, today
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.core.events import EventKind
@@ -54,6 +55,10 @@ class Resolve(Command):
     (or "board"), "Local Event Reps" (or "local"), or "None". Before resolving,
     the manual asks the chair to tell the reporter the final resolution, tell the
     group, and update the record (actions taken, outcome, review date).
+    A case whose Consequences need the group's agreement (stronger than Warning)
+    resolves only with an agreed proposal for them, and once a proposal is
+    agreed, only after the affected parties' feedback is recorded (#feedback).
+    The board's own resolution ("#resolve board") is not held.
     """
 
     name = "resolve"
@@ -61,4 +66,22 @@ class Resolve(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Resolve the case with the given (or default) source."""
         source = choose(cc.args, SOURCE_ALIASES, RESOLUTION_SOURCES, "resolution source")
+        if source != "DSF Board" and cc.case.status != STATUS_RESOLVED:
+            reason = held_because(cc)
+            if reason:
+                return CommandResult(dec.hold(cc, "resolve", reason), ok=False)
         return resolve_case(cc, source)
+
+
+def held_because(cc: CommandContext) -> str | None:
+    """Why #resolve must wait (no agreed proposal for the consequence, no feedback), or None."""
+    agreed = dec.agreed(cc)
+    value = cc.case.consequences
+    if value in dec.rules(cc).needs_agreement and (agreed is None or
+                                                    agreed.consequence != value):
+        return (f"the case records {value}, and no proposal for it was agreed "
+                f"(#propose, #agree); {dec.DECISION_SENTENCE}")
+    if agreed is not None and not agreed.feedback_recorded:
+        return ("the agreed resolution waits for the affected parties' feedback "
+                f"(#feedback TEXT, or #feedback none [why]): {dec.FEEDBACK_SENTENCE}")
+    return None

@@ -53,6 +53,7 @@ def status_data(cc: CommandContext) -> dict[str, Any]:
             "Point of contact": _who(config, record["point_of_contact"]),
             "Review date": record["review_date"] or "",
             "Recused": ", ".join(_who(config, a) for a in record["recused"]),
+            "Excluded": ", ".join(_who(config, a) for a in record.get("excluded", [])),
             "Messages": str(len(record["message_ids"])),
         },
         "history": [

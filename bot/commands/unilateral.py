@@ -10,8 +10,9 @@ from bot.commands._common import moment
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.core.clock import format_moment
 from bot.core.events import EventKind
+from bot.governance.proposals import open_proposal
 from bot.store.models import Event
-from bot.store.records import add_event
+from bot.store.records import add_event, case_events
 
 NOTE_MAX = 300
 
@@ -55,8 +56,11 @@ class Unilateral(Command):
         if cc.msg.quiet:
             return CommandResult("unilateral action recorded (imported; no reminder)")
         when = format_moment(due, app.config.schedule.zone)
+        session.flush()
+        pending = open_proposal(case_events(session, cc.case))
+        shown = f"; it is shown in the tally of open proposal #{pending.id}" if pending else ""
         return CommandResult(
             f"unilateral action recorded; report it to the group in this thread by {when} "
-            "(your next message here stops the clock)",
+            f"(your next message here stops the clock){shown}",
             changed={"unilateral_report_due": due.isoformat()},
         )

@@ -264,6 +264,13 @@ class ScheduleSection(_Section):
     reminder_repeat_hours: float = Field(default=24.0, gt=0)
     # The digest lists cases resolved within this many days.
     digest_recent_days: int = Field(default=7, ge=0)
+    # A case with possible danger reminds every member not shut out of it this often
+    # (day and night) until a member answers with #safety or writes to the reporter.
+    urgent_response_hours: float = Field(default=4.0, gt=0)
+    # A proposal without the manual's quorum after this long goes to the board.
+    decision_days: float = Field(default=14.0, gt=0)
+    # An agreed proposal waits for feedback; the point of contact is reminded after this.
+    feedback_days: float = Field(default=7.0, gt=0)
 
     @field_validator("working_hours", mode="before")
     @classmethod
@@ -294,6 +301,12 @@ class AcknowledgementSection(_Section):
     enabled: bool = True
     per_sender_window_minutes: float = Field(default=60.0, gt=0)
     global_cap_per_hour: int = Field(default=30, gt=0)
+
+
+class BoardSection(_Section):
+    """Where reports go when every chair is shut out of a case (the manual)."""
+
+    address: Email = "foundation@djangoproject.com"
 
 
 class Member(_Section):
@@ -355,6 +368,7 @@ class Config(_Section):
     acknowledgement: AcknowledgementSection = AcknowledgementSection()
     members: list[Member] = Field(default_factory=list)
     local_representatives: list[LocalRepresentative] = Field(default_factory=list)
+    board: BoardSection = BoardSection()
     log: LogSection = LogSection()
     status: StatusSection = StatusSection()
     rules_dir: str | None = None

@@ -47,6 +47,25 @@ class EventKind(StrEnum):
     SAFETY_RISK_SET = "safety_risk_set"  # Safety Risk was recorded
     ONGOING_HARASSMENT_SET = "ongoing_harassment_set"  # Ongoing Harassment was recorded
     CONSEQUENCES_SET = "consequences_set"  # Consequences were recorded
+    # Governance: exclusion, danger triage, decisions, feedback
+    MEMBER_NAMED = "member_named"  # a new report names a member: shut out until confirmed
+    EXCLUSION_REQUESTED = "exclusion_requested"  # a member asked to exclude another (needs more)
+    EXCLUDED = "excluded"  # a member was excluded from the case (shut out of everything)
+    EXCLUSION_LIFTED = "exclusion_lifted"  # #readmit: the report was not about the member
+    EXCLUSION_CONFIRM_ASKED = "exclusion_confirm_asked"  # chairs/members asked to #exclude
+    BOARD_REFERRAL = "board_referral"  # every chair is shut out: members told to go to the board
+    DANGER_DETECTED = "danger_detected"  # danger phrases were found in a mail of the case
+    URGENT_NOTICE_MERGED = "urgent_notice_merged"  # over the hourly cap: goes in a summary mail
+    URGENT_SUMMARY_SENT = "urgent_summary_sent"  # a merged urgent notice went out in a summary
+    ONFILE_SUGGESTED = "onfile_suggested"  # a local representative says action was taken
+    PROPOSAL_OPENED = "proposal_opened"  # a member proposed a resolution
+    VOTE_CAST = "vote_cast"  # a member agreed, objected or abstained
+    TALLY = "tally"  # the votes counted after a vote
+    PROPOSAL_AGREED = "proposal_agreed"  # a proposal reached the manual's quorum
+    PROPOSAL_TO_BOARD = "proposal_to_board"  # no quorum in decision_days: chairs told
+    PROPOSAL_WITHDRAWN = "proposal_withdrawn"  # a newer proposal replaced an open one
+    DECISION_HELD = "decision_held"  # #consequence/#resolve held: no agreed proposal/feedback
+    FEEDBACK_RECORDED = "feedback_recorded"  # feedback from affected parties was noted
     # Hygiene
     HYGIENE_PROBLEM = "hygiene_problem"  # a thread-hygiene rule found a problem
     HYGIENE_WARNING = "hygiene_warning"  # someone was warned about a hygiene problem

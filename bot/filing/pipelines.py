@@ -12,9 +12,11 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-# Every filed message: acknowledge the reporter (or say why not), run members'
-# commands, then check thread hygiene (which reads what the commands changed).
-FILED: tuple[str, ...] = ("acknowledge", "commands", "hygiene")
+# Every filed message: shut out a member the report names (first, so nothing
+# below reaches them), acknowledge the reporter (or say why not), raise the
+# danger alarm (whatever the acknowledgement did), run members' commands, then
+# check thread hygiene (which reads what the commands changed).
+FILED: tuple[str, ...] = ("exclusion", "acknowledge", "danger", "commands", "hygiene")
 # A known Message-ID that comes back with other bytes: never acted on twice.
 REPLAY: tuple[str, ...] = ("commands",)
 

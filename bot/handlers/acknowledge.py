@@ -16,7 +16,13 @@ Who gets what:
   address so members see what was sent;
 - it names nobody but the reporter and the signer, and quotes nothing of the
   report except its subject line (``Re: <subject>``);
-- the urgent notice goes to every member and carries the code name only.
+- a registered local representative whose report says action was already taken
+  gets the neutral acknowledgement too: closing it with the manual's "kept on
+  file" text is a member's decision (`#onfile`), which the bot suggests to the
+  members (``onfile_suggested``: the urgent notice and the digest line show it).
+
+The danger alarm is not raised here (`bot.handlers.danger`): nothing that stops
+an acknowledgement may stop it.
 """
 
 from __future__ import annotations
@@ -25,12 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.outbound.acknowledgement import (
-    TEMPLATE_DECISION_NEEDED,
-    TEMPLATE_ON_FILE,
-    queue_acknowledgement,
-    queue_urgent_notice,
-)
+from bot.outbound.acknowledgement import TEMPLATE_DECISION_NEEDED, queue_acknowledgement
 from bot.rules.base import RuleHit, run_chain
 from bot.rules.chains import Chain
 from bot.rules.loader import load_rules
@@ -65,14 +66,16 @@ def acknowledge(ctx: MessageContext) -> None:
     if ctx.inbound.kind == "forwarded-report":
         _suppress(ctx, "forwarded-report",
                   "forwarded by a member: the member handles first contact")
-        if danger_hits and not ctx.quiet:
-            queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
         return
     if ctx.inbound.kind != "report":
         return
     if ctx.quiet:
         _suppress(ctx, "backfill", "backfill or import: old mail is filed silently")
         return
+    if _is_local_representative(ctx) and run_chain(rules, Chain.ACTION_TAKEN, ctx,
+                                                   first_only=True):
+        add_event(ctx.session, ctx.case, EventKind.ONFILE_SUGGESTED,
+                  message_id=ctx.pm.message_id, danger=bool(danger_hits))
     if not ctx.app.config.acknowledgement.enabled:
         _suppress(ctx, "disabled", "acknowledgements are disabled (acknowledgement.enabled)")
         return
@@ -80,13 +83,8 @@ def acknowledge(ctx: MessageContext) -> None:
     if hits:
         _suppress(ctx, hits[0].rule, hits[0].reason, danger=bool(danger_hits), **hits[0].data)
         return
-    template = TEMPLATE_DECISION_NEEDED
-    if _is_local_representative(ctx) and run_chain(rules, Chain.ACTION_TAKEN, ctx, first_only=True):
-        template = TEMPLATE_ON_FILE
-    queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm, template=template,
-                          danger=bool(danger_hits))
-    if danger_hits:
-        queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
+    queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm,
+                          template=TEMPLATE_DECISION_NEEDED, danger=bool(danger_hits))
 
 
 handle = acknowledge

@@ -11,7 +11,10 @@ Order of checks for every filed message (all inside the message's transaction):
 4. The sender must authenticate (`bot.mail.auth.authenticate`, fail closed).  If not,
    the command is held: nothing changes, a "command_held" event records why,
    and the chairs get a short notice naming the case code only.
-5. Each command runs (refused for a member recused from the case, except
+5. A member excluded from the case (the report concerns them) gets nothing at
+   all: every command is refused with an event, and no transcript or warning
+   goes out, since any answer would tell them the case exists.
+6. Each command runs (refused for a member recused from the case, except
    #help), then exactly one transcript goes to the sender only, plus a private
    warning when the message also went to people outside the group.
 
@@ -55,7 +58,7 @@ from bot.mail.quoting import top_text
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.store.models import Case, InboundMessage, Outbox
 from bot.store.records import add_event
-from bot.store.recusal import is_shut_out
+from bot.store.recusal import is_excluded, is_shut_out, shut_out
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -187,8 +190,11 @@ def is_digest_reply(session: Session, config: Config, pm: ParsedMessage) -> bool
 # Held commands
 # --------------------------------------------------------------------------
 
-def _notice_recipients(config: Config) -> list[str]:
-    chairs = config.chairs or config.members
+def _notice_recipients(config: Config, out: set[str] | None = None) -> list[str]:
+    """The chairs not shut out of the case (else the members who are not)."""
+    out = out or set()
+    inside = [m for m in config.members if out.isdisjoint(m.addresses)]
+    chairs = [m for m in inside if m.role == "chair"] or inside
     return [m.email for m in chairs if valid_address(m.email)]
 
 
@@ -208,7 +214,8 @@ def hold(app: App, session: Session, pm: ParsedMessage, case: Case, plan: TagPla
     add_event(session, case, EventKind.COMMAND_HELD, message_id=pm.message_id, at=app.now_utc(),
               reason=reason, commands=commands, replay=replay)
     log.warning("command held", case=case.code, message_id=pm.message_id, reason=reason)
-    recipients = _notice_recipients(app.config)
+    # A forged command on a case about a member must not tell that member of the case.
+    recipients = _notice_recipients(app.config, shut_out(session, app.config, case))
     if quiet or not recipients:
         return
     if _notices_last_hour(session, app) >= MAX_HELD_NOTICES_PER_HOUR:
@@ -265,6 +272,17 @@ def run_one(ctx: MessageContext, member: Member, item: PlannedTag) -> Line:
     return Line(_echo(item), result.ok, result.text, result.changed, result.data)
 
 
+def refuse_silently(ctx: MessageContext, member: Member, plan: TagPlan) -> None:
+    """An excluded member's commands: refused, recorded, and never answered."""
+    for item in plan.items:
+        if item.known:
+            add_event(ctx.session, ctx.case, EventKind.COMMAND_REFUSED, actor=member.email,
+                      message_id=ctx.pm.message_id, at=ctx.app.now_utc(),
+                      command=item.tag.name, reason="excluded")
+    log.warning("commands of an excluded member refused", case=ctx.case.code,
+                message_id=ctx.pm.message_id)
+
+
 def outside_recipients(pm: ParsedMessage, config: Config) -> int:
     """How many To/Cc recipients are neither members nor the conduct address."""
     return sum(1 for a in pm.recipients
@@ -292,6 +310,9 @@ def handle_commands(ctx: MessageContext) -> None:
                  reason=verdict.reason if not verdict.ok else "sender is not a member")
         return
 
+    if is_excluded(ctx.session, config, ctx.case, member):
+        refuse_silently(ctx, member, plan)
+        return
     lines = [run_one(ctx, member, item) for item in plan.items]
     recused = is_shut_out(ctx.session, ctx.app.config, ctx.case, member)
     errors = sum(1 for line in lines if not line.ok)

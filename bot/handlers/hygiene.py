@@ -33,7 +33,7 @@ from bot.rules.base import RuleKind, run_chain
 from bot.rules.chains import Chain
 from bot.rules.loader import load_rules
 from bot.store.records import add_event, case_events
-from bot.store.recusal import shut_out
+from bot.store.recusal import is_excluded, shut_out
 
 log = get_logger("hygiene")
 
@@ -49,7 +49,11 @@ def audience(ctx: MessageContext, who: str) -> list[Member]:
     """The members `who` names for this message's case (see HygienePolicy)."""
     config = ctx.app.config
     if who == "sender":
-        return [ctx.sender_member] if ctx.sender_member is not None else []
+        # A member excluded from the case is told nothing about it, not even this.
+        if ctx.sender_member is None or is_excluded(ctx.session, config, ctx.case,
+                                                    ctx.sender_member):
+            return []
+        return [ctx.sender_member]
     recused = shut_out(ctx.session, config, ctx.case)
     if who == "point_of_contact":
         contact = config.member_for(ctx.case.point_of_contact)

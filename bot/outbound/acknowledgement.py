@@ -1,4 +1,4 @@
-"""The mail a new report causes: the reporter's acknowledgement and the members' urgent notice.
+"""The mail a new report causes: the reporter's acknowledgement.
 
 Queued here (inside the message's transaction) by the acknowledge handler and
 by members' commands (``#onfile``); what to send and when not to is decided by
@@ -19,12 +19,12 @@ from bot.outbound.outbox import queue_mail, valid_address
 from bot.outbound.render import clean_header
 from bot.store.models import Case
 from bot.store.records import add_event
+from bot.store.recusal import excluded
 
 log = get_logger("acknowledge")
 
 TEMPLATE_DECISION_NEEDED = "ack_decision_needed"
 TEMPLATE_ON_FILE = "ack_on_file"
-TEMPLATE_URGENT = "urgent_notice"
 # A greeting name longer than this (or with more words) is not used: a display
 # name is attacker-controlled text and must not become a message to a third party.
 MAX_GREETING_CHARS = 40
@@ -78,9 +78,12 @@ def queue_acknowledgement(
         return None
     assert to is not None
     sender = report.first_from
+    # The copy to the conduct address reaches every member, the excluded ones too:
+    # when the report is about a member, the reply is not copied there.
+    cc = [] if excluded(session, app.config, case) else [app.config.conduct_address]
     row = queue_mail(
         session, app, kind="acknowledgement", template=template, to=[to],
-        cc=[app.config.conduct_address], case=case, reply_to=report,
+        cc=cc, case=case, reply_to=report,
         auto_submitted="auto-replied",
         context={
             "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
@@ -94,15 +97,3 @@ def queue_acknowledgement(
     log.info("acknowledgement queued", case=case.code, message_id=row.message_id,
              template=template)
     return row.message_id
-
-
-def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str) -> None:
-    """Tell every member at once that `case` may involve physical danger (code name only)."""
-    members = [m.email for m in app.config.members]
-    if not members:
-        return
-    row = queue_mail(session, app, kind="urgent", template=TEMPLATE_URGENT, to=members,
-                     case=case, auto_submitted="auto-generated")
-    add_event(session, case, EventKind.URGENT_NOTICE_QUEUED, outbox_message_id=row.message_id,
-              reason=reason, recipients=len(members))
-    log.warning("urgent notice queued", case=case.code, message_id=row.message_id)

@@ -31,6 +31,22 @@ KIND_MODULES: tuple[str, ...] = (
 )
 
 
+# Policy files in the rules folder that are not rule chains; each is read by its
+# own module (decisions.toml: bot.governance.quorum).
+NOT_RULE_FILES: frozenset[str] = frozenset({"decisions.toml"})
+
+
+def _check_policy_file(path: Path) -> None:
+    """Validate a policy file that is not a rule chain, so a typo stops start-up."""
+    from bot.governance.quorum import parse_rules
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"rules/{path.name}: not valid TOML: {exc}") from None
+    parse_rules(data)
+
+
 def policy_models() -> dict[str, type[Policy]]:
     """Every rule kind's policy model, by kind name."""
     models: dict[str, type[Policy]] = {}
@@ -67,6 +83,9 @@ def validate_rules_from(folder: Path, templates: Path | None = None) -> list[Pol
     policies: list[Policy] = []
     names: set[str] = set()
     for path in sorted(folder.glob("*.toml")):
+        if path.name in NOT_RULE_FILES:
+            _check_policy_file(path)
+            continue
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from bot.core.events import EventKind
 from bot.store.codenames import new_code_name
 from bot.store.models import Case, CaseMessage, Event, InboundMessage, Participant, utcnow
-from bot.store.recusal import recorded_recusals
+from bot.store.recusal import recorded_exclusions, recorded_recusals
 
 STATUS_ONGOING = "Ongoing"
 STATUS_RESOLVED = "Resolved"
@@ -189,6 +189,8 @@ def case_record(session: Session, case: Case) -> dict[str, Any]:
         "review_date": case.review_date.isoformat() if case.review_date else None,
         "message_ids": case_message_ids(session, case),
         "recused": recorded_recusals(session, case),
+        # Members the case's report concerns (named by it, or #exclude): shut out.
+        "excluded": recorded_exclusions(session, case),
     }
 
 

@@ -1,17 +1,33 @@
 """Who is shut out of a case: the one place that decides it.
 
-A member is shut out of a case when they recused themselves from it (and,
-as the governance rules grow, when they were excluded from it).  Commands,
-reminders, the digest and the hygiene warnings all ask `shut_out` /
-`is_shut_out`, so the answer cannot differ between them.
+A member is shut out of a case when they recused themselves from it, or when
+they were excluded from it because the report concerns them (the manual,
+"Conflicts of Interest": "that member must be excluded from the response
+process").  A report that names a member shuts them out at once, before any
+chair confirms it with `#exclude` (`member_named` events); a confirmed
+exclusion is an `excluded` event.  Commands, reminders, the digest, urgent
+notices, hygiene warnings and the quorum all ask `shut_out` / `is_shut_out`, so
+the answer cannot differ between them.  `excluded` / `is_excluded` tell the
+two reasons apart where the bot must say nothing at all (an excluded member
+gets no transcript, not even a refusal).
 """
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot.core.config import Config, Member
-from bot.store.models import Case, Participant
+from bot.core.events import EventKind
+from bot.store.models import Case, Event, Participant
+
+# Event kinds that shut the member in their data["member"] out of the case.
+EXCLUDING_EVENTS = (EventKind.MEMBER_NAMED, EventKind.EXCLUDED)
+
+
+def _case_ids(session: Session, case: Case) -> list[int]:
+    """`case` and every case merged into it (an exclusion survives a merge)."""
+    merged = session.exec(select(Case.id).where(Case.merged_into == case.id)).all()
+    return [i for i in [case.id, *merged] if i is not None]
 
 
 def recorded_recusals(session: Session, case: Case) -> list[str]:
@@ -24,10 +40,32 @@ def recorded_recusals(session: Session, case: Case) -> list[str]:
     return sorted(set(rows))
 
 
-def shut_out(session: Session, config: Config, case: Case) -> set[str]:
-    """Every address of every member shut out of `case` (main emails included)."""
+def recorded_exclusions(session: Session, case: Case) -> list[str]:
+    """Main addresses of members excluded from `case` (named by a report or by #exclude).
+
+    A `#readmit` (`exclusion_lifted`) ends every exclusion of that member before it.
+    """
+    kinds = [k.value for k in (*EXCLUDING_EVENTS, EventKind.EXCLUSION_LIFTED)]
+    rows = session.exec(
+        select(Event.kind, Event.data).where(col(Event.case_id).in_(_case_ids(session, case)),
+                                             col(Event.kind).in_(kinds))
+        .order_by(col(Event.at), col(Event.id))
+    ).all()
     out: set[str] = set()
-    for addr in recorded_recusals(session, case):
+    for kind, data in rows:
+        member = str(data.get("member") or "").lower()
+        if not member:
+            continue
+        if kind == EventKind.EXCLUSION_LIFTED:
+            out.discard(member)
+        else:
+            out.add(member)
+    return sorted(out)
+
+
+def _with_aliases(config: Config, addresses: list[str]) -> set[str]:
+    out: set[str] = set()
+    for addr in addresses:
         out.add(addr)
         member = config.member_for(addr)
         if member is not None:
@@ -35,6 +73,28 @@ def shut_out(session: Session, config: Config, case: Case) -> set[str]:
     return out
 
 
+def excluded(session: Session, config: Config, case: Case) -> set[str]:
+    """Every address of every member excluded from `case`."""
+    return _with_aliases(config, recorded_exclusions(session, case))
+
+
+def is_excluded(session: Session, config: Config, case: Case, member: Member) -> bool:
+    """True when `member` is excluded from `case` (the bot tells them nothing about it)."""
+    return not excluded(session, config, case).isdisjoint(member.addresses)
+
+
+def shut_out(session: Session, config: Config, case: Case) -> set[str]:
+    """Every address of every member shut out of `case` (recused or excluded)."""
+    return _with_aliases(config, [*recorded_recusals(session, case),
+                                  *recorded_exclusions(session, case)])
+
+
 def is_shut_out(session: Session, config: Config, case: Case, member: Member) -> bool:
     """True when `member` (under any of their addresses) is shut out of `case`."""
     return not shut_out(session, config, case).isdisjoint(member.addresses)
+
+
+def members_in(session: Session, config: Config, case: Case) -> list[Member]:
+    """The members not shut out of `case`, in roster order (who may decide on it)."""
+    out = shut_out(session, config, case)
+    return [m for m in config.members if out.isdisjoint(m.addresses)]

@@ -429,17 +429,21 @@ def test_ping_pong_with_an_auto_responder_stops_after_one_reply(
 # --------------------------------------------------------------------------- content
 
 
-def test_local_representative_saying_action_was_taken_gets_on_file_ack(app: App) -> None:
+def test_local_representative_saying_action_was_taken_gets_neutral_ack_and_onfile_hint(
+        app: App) -> None:
+    """Closing with the on-file text is a member's decision (#onfile), not a keyword match."""
     file(app, make_mail(sender=REP, sender_name="Riley Organiser",
                         subject="Incident at DjangoCon",
                         body="An attendee made rude comments. Action was taken: the attendee "
                              "was asked to leave. For your records."))
     [ack] = acks(app)
     text = body_of(ack)
-    assert "The action you've taken so far seems appropriate" in text
-    assert "We're going to keep this report on file" in text
+    assert "We'll discuss and get back to you" in text
+    assert "seems appropriate" not in text
     [(_kind, data)] = decisions(app)
-    assert data["template"] == "ack_on_file"
+    assert data["template"] == "ack_decision_needed"
+    with Session(app.engine) as session:
+        assert session.exec(select(Event).where(Event.kind == "onfile_suggested")).one()
 
 
 def test_local_representative_without_action_gets_decision_needed(app: App) -> None:

@@ -294,7 +294,7 @@ def test_help_lists_every_command_with_its_help(app: App) -> None:
     ("#safety yes", "safety_risk", "Yes", "safety_risk_set"),
     ("#safety NO", "safety_risk", "No", "safety_risk_set"),
     ("#harassment maybe", "ongoing_harassment", "Maybe", "ongoing_harassment_set"),
-    ("#consequence first suspension", "consequences", "First Suspension", "consequences_set"),
+    ("#consequence warning", "consequences", "Warning", "consequences_set"),
     ("#consequence Not a violation", "consequences", "Not a violation", "consequences_set"),
 ])
 def test_record_fields(app: App, tags: str, field: str, value: str, kind: str) -> None:

@@ -124,6 +124,8 @@ def test_digest_lists_exactly_the_right_cases(world: World) -> None:
     assert sorted((r[0], r[1]) for r in rows["overdue"]) == sorted([
         (c["B"], "no member has written to the reporter yet"),
         (c["C"], "no progress update to the reporter"),
+        # "shoved me" is physical danger: A's alarm is unanswered after 4 hours.
+        (c["A"], "possible danger not yet answered (#safety)"),
     ])
     assert _codes(rows["ongoing"]) == [c["C"], c["B"], c["A"]]  # oldest first
     assert [r[2] for r in rows["ongoing"]] == ["21", "8", "1"]  # age in days

@@ -156,7 +156,12 @@ def test_danger_notice_makes_a_case_urgent(app: App) -> None:
     code = report(app, saturday, "d1@mail.example",
                   body="He threatened to kill me after the meetup and I feel unsafe.")
     assert outbox(app, "urgent", code), "the danger notice went to every member"
-    assert remind(app, moment(8, 9, 30)) == [MAYA]  # Sunday, because it is urgent
+    everyone = ",".join(m["email"] for m in MEMBERS)
+    # Saturday 13:00: the 4-hour urgent clock reminds every member, on a weekend.
+    assert remind(app, moment(7, 13, 0)) == [everyone]
+    assert remind(app, moment(7, 16, 59)) == []  # repeats every 4 hours, not sooner
+    # Sunday, because it is urgent: the chair's reminder and the urgent clock again.
+    assert sorted(remind(app, moment(8, 9, 30))) == sorted([MAYA, everyone])
     assert events(app, code, "reminder_sent")[0].data["urgent"] is True
 
 
