@@ -65,7 +65,8 @@ def acknowledge(ctx: MessageContext) -> None:
         _suppress(ctx, "forwarded-report",
                   "forwarded by a member: the member handles first contact")
         if danger_hits and not ctx.quiet:
-            queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
+            queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason,
+                                forwarded=True)
         return
     if ctx.inbound.kind != "report":
         return
@@ -82,10 +83,11 @@ def acknowledge(ctx: MessageContext) -> None:
     template = TEMPLATE_DECISION_NEEDED
     if _is_local_representative(ctx) and run_chain(rules, Chain.ACTION_TAKEN, ctx, first_only=True):
         template = TEMPLATE_ON_FILE
-    queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm, template=template,
-                          danger=bool(danger_hits))
+    queued = queue_acknowledgement(ctx.session, ctx.app, ctx.case, ctx.pm, template=template,
+                                   danger=bool(danger_hits))
     if danger_hits:
-        queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason)
+        queue_urgent_notice(ctx.session, ctx.app, ctx.case, reason=danger_hits[0].reason,
+                            ack_queued=queued is not None)
 
 
 handle = acknowledge

@@ -7,6 +7,7 @@ the handler and its rule chains.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from sqlmodel import Session
@@ -48,6 +49,36 @@ def greeting_name(name: str | None) -> str:
     return text
 
 
+# Titles and particles that are not a first name ("Dr Maya Chen" greets "Hi Maya").
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"})
+# Google Groups rewrites a DMARC-strict sender to "'Maya Chen' via Conduct".
+_VIA_RE = re.compile(r"^['\"]?(.+?)['\"]?\s+via\s+.+$", re.IGNORECASE)
+
+
+def first_name(name: str | None) -> str:
+    """The first name to greet a reporter by, or "" when it is not safe to guess.
+
+    Only a name that passes `greeting_name` is used; its first word counts when it
+    is capitalised, at least two letters long and not a title or an initial.  A
+    single word is used only when it looks like a given name (capitalised,
+    letters only).  All-capitals, lower-case or "Surname, Given" forms greet "Hi,".
+    """
+    raw = clean_header(name or "", limit=200)
+    via = _VIA_RE.match(raw)
+    if via:
+        raw = via.group(1)
+    full = greeting_name(raw)
+    words = [w.strip(".'’") for w in full.split()]
+    words = [w for w in words if w and w.lower().rstrip(".") not in _TITLES]
+    if not words:
+        return ""
+    first = words[0]
+    letters = [ch for ch in first if unicodedata.category(ch)[0] == "L"]
+    if len(letters) < 2 or not first[0].isupper() or first.isupper():
+        return ""
+    return first
+
+
 def contact_name(app: App, case: Case) -> str:
     """The point of contact's name once one is assigned, else "" (sign as the group)."""
     member = app.config.member_for(case.point_of_contact)
@@ -83,8 +114,9 @@ def queue_acknowledgement(
         cc=[app.config.conduct_address], case=case, reply_to=report,
         auto_submitted="auto-replied",
         context={
-            "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
-            "contact_name": contact_name(app, case),
+            "greeting_name": first_name(sender.name if sender else case.reporter_name),
+            "contact_name": first_name(contact_name(app, case)),
+            "team_page": app.config.acknowledgement.team_page,
             "danger": danger,
         },
     )
@@ -96,13 +128,33 @@ def queue_acknowledgement(
     return row.message_id
 
 
-def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str) -> None:
-    """Tell every member at once that `case` may involve physical danger (code name only)."""
+def lead_for(app: App, case: Case) -> tuple[str, bool]:
+    """Who takes the lead on `case`: (name, is the point of contact).
+
+    The point of contact when one is set, else the chair(s) by name ("" when the
+    roster has no chair: the template then says "the chair").
+    """
+    contact = contact_name(app, case)
+    if contact:
+        return contact, True
+    return " and ".join(m.name for m in app.config.chairs), False
+
+
+def queue_urgent_notice(session: Session, app: App, case: Case, *, reason: str,
+                        ack_queued: bool = False, forwarded: bool = False) -> None:
+    """Tell every member at once that `case` may involve physical danger (code name only).
+
+    The notice says what is known (whether an acknowledgement was queued: queued,
+    not delivered), who takes the lead, and how to answer (``#safety``).
+    """
     members = [m.email for m in app.config.members]
     if not members:
         return
+    lead, is_contact = lead_for(app, case)
     row = queue_mail(session, app, kind="urgent", template=TEMPLATE_URGENT, to=members,
-                     case=case, auto_submitted="auto-generated")
+                     case=case, auto_submitted="auto-generated",
+                     context={"ack_queued": ack_queued, "forwarded": forwarded,
+                              "lead_name": lead, "lead_is_contact": is_contact})
     add_event(session, case, EventKind.URGENT_NOTICE_QUEUED, outbox_message_id=row.message_id,
               reason=reason, recipients=len(members))
     log.warning("urgent notice queued", case=case.code, message_id=row.message_id)
