@@ -16,6 +16,7 @@ from bot.commands._drafts import (
 )
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
+from bot.mail.drafts import strip_tags
 
 
 def _refuse(cc: CommandContext, draft: str, reason: str) -> CommandError:
@@ -53,7 +54,7 @@ class Approve(Command):
         if author_shut_out(cc.session, config, cc.case, state.author):
             raise _refuse(cc, state.message_id, "the draft's author is shut out of this case "
                           "now; it cannot be sent")
-        args = cc.args.strip()
+        args = strip_tags(cc.args)  # a subject's [CoC code] tag is not an argument
         override: str | None = None
         if args:
             word, _, rest = args.partition(" ")

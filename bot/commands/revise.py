@@ -6,6 +6,7 @@ from bot.commands._common import record_event
 from bot.commands._drafts import target_draft
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
+from bot.mail.drafts import strip_tags
 from bot.outbound.outbox import queue_mail, valid_address
 
 
@@ -25,7 +26,7 @@ class Revise(Command):
         state = target_draft(cc.session, cc.case, cc.msg.pm)
         if state.status != "pending":
             raise CommandError(f"this draft was already {state.status}")
-        note = cc.args.strip()
+        note = strip_tags(cc.args)  # without the subject's [CoC code] tag
         record_event(cc, EventKind.DRAFT_REVISED, draft=state.message_id, has_note=bool(note))
         author = cc.app.config.member_for(state.author)
         if author is not None and author.email != cc.member.email and \

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from bot.core.app import App
 from bot.mail.msgids import own_case_id
 from bot.store.models import Event, Outbox
-from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, SAM, file, make_app, make_mail
+from tests.helpers import ALEX, CONDUCT, MAYA, SAM, file, make_app, make_mail
 
 PARTY = "pat.party@elsewhere.example"
 SENTENCE = "you people should never come to our meetups again or you will regret it"
@@ -104,7 +104,7 @@ def _draft(app: App, code: str, body: str, mid: str, *, sender: str = MAYA,
 def _approve(app: App, code: str, draft_mid: str, sender: str, mid: str,
              args: str = "", **kw: object) -> None:
     file(app, make_mail(sender=sender, sender_name="Member",
-                        subject=f"Re: Your conduct at the sprint {_tag(code)} #draft #approve {args}"
+                        subject=f"Re: Your conduct {_tag(code)} #draft #approve {args}"
                         .strip(), body="Looks good.", message_id=mid, in_reply_to=draft_mid,
                         **kw))  # type: ignore[arg-type]
 
