@@ -221,3 +221,61 @@ def test_hostile_draft_to(app: App, draft_to: str, error: str | None) -> None:
     assert sent.recipients == ["a@x.example", CONDUCT]
     head = sent.raw.split(b"\r\n\r\n", 1)[0]
     assert b"victim" not in head and b"Bcc" not in head and b"v@y" not in head
+
+
+# --------------------------------------------------------------------------- letters, #contact
+
+@pytest.mark.parametrize("kind", ["", "outcome", "progress", "feedback", "board"])
+def test_letter_skeleton_goes_to_the_author_only(tmp_path: Path, kind: str) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'db.sqlite'}",
+                   board={"liaison": "liaison@board.example"})
+    code = _case(app)
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen",
+                        subject=f"Re: x {_tag(code)} #letter {kind}".strip(), body="please"))
+    [row] = _rows(app, "letter")
+    assert row.recipients == [MAYA]
+    text = _text(row)
+    assert "Draft-To:" in text
+    if kind == "":
+        for part in ("Description of behaviour:", "Impact:", "Expected changes:",
+                     "Consequences:"):
+            assert part in text
+    if kind == "board":
+        assert "Draft-To: liaison@board.example" in text and code in text
+    if kind == "feedback":
+        assert "acceptable" in text
+    # The letter part names nobody: not the reporter, not a member's surname.
+    letter = text.split("Draft-To:", 1)[1]
+    for name in ("Jo", "Reporter", "Pat", "Chen"):
+        assert name not in letter.split("\n", 1)[1]
+
+
+def test_letter_board_leaves_out_an_excluded_liaison(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'db.sqlite'}", board={"liaison": SAM})
+    code = _case(app)
+    file(app, make_mail(sender=SAM, sender_name="Sam Jones",
+                        subject=f"Re: x {_tag(code)} #recuse", body="conflict"))
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen",
+                        subject=f"Re: x {_tag(code)} #letter board", body="please"))
+    [row] = _rows(app, "letter")
+    text = _text(row)
+    assert SAM not in text and "excluded" in text
+
+
+def test_contact_tells_the_reporter_unless_quiet(app: App) -> None:
+    from tests.helpers import REPORTER
+
+    code = _case(app)
+    file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
+                        subject=f"Re: x {_tag(code)} #contact quiet", body="me"))
+    assert _rows(app, "reporter_note") == []
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen",
+                        subject=f"Re: x {_tag(code)} #contact", body="me"))
+    [note] = _rows(app, "reporter_note")
+    assert note.recipients == [REPORTER, CONDUCT]
+    msg = message_from_bytes(note.raw, policy=policy.default)
+    assert code.split()[0] not in str(msg["Subject"]) and "sprint" not in str(msg["Subject"])
+    assert msg["In-Reply-To"] == "<report@mail.example>"
+    text = _text(note)
+    assert "Maya is your point of contact" in text
+    assert "Chen" not in text and MAYA not in text
