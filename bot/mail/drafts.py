@@ -121,4 +121,6 @@ def parse_draft(subject: str, text: str) -> Draft:
     while body_lines and not body_lines[0].strip():
         body_lines = body_lines[1:]
     body = "\n".join(line.rstrip() for line in body_lines).rstrip() + "\n"
+    if not body.strip():
+        raise DraftError("the draft has no text below its Draft-To/Draft-Cc lines")
     return Draft(to=tuple(to), cc=tuple(cc), subject=strip_tags(subject), body=body)
