@@ -279,3 +279,52 @@ def test_contact_tells_the_reporter_unless_quiet(app: App) -> None:
     text = _text(note)
     assert "Maya is your point of contact" in text
     assert "Chen" not in text and MAYA not in text
+
+
+# --------------------------------------------------------------------------- individual checks
+
+def _findings_for(app: App, code: str, body: str, mid: str, args: str = "") -> str:
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen",
+                        subject=f"Note {_tag(code)} #draft {args}".strip(), body=body,
+                        message_id=mid))
+    return _last_transcript(app)
+
+
+def test_identity_in_quoted_text_and_witnesses_and_times(app: App) -> None:
+    code = _case(app)
+    file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
+                        subject=f"Re: x {_tag(code)} #witness Wren Quill <wren@w.example>",
+                        body="noted"))
+    body = ("Draft-To: org@events.example\n\nHello,\n\nThe incident happened at 10:30pm on "
+            "12 March near the venue. Wren Quill saw it.\n\n"
+            "On Mon, 2 Nov 2026 at 10:15, Someone <jo.reporter@mail.example> wrote:\n"
+            "> it was awful\n")
+    text = _findings_for(app, code, body, "q1@example.org", "info")
+    assert "reporter's email address" in text and "quoted or forwarded text" in text
+    assert "witness's name" in text
+    assert "10:30pm" in text and "12 March" in text
+    assert "part" not in text  # "info": no four-part check
+
+
+def test_draft_to_the_reporter_may_name_them(app: App) -> None:
+    code = _case(app)
+    body = "Draft-To: Jo Reporter <jo.reporter@mail.example>\n\nHi Jo,\n\nThanks for writing.\n"
+    assert "no findings" in _findings_for(app, code, body, "r1@example.org")
+
+
+def test_neutral_language_flags_gendered_words(app: App) -> None:
+    code = _case(app)
+    body = ("Draft-To: org@events.example\n\nHello,\n\nThe participant said he would leave; "
+            "we thanked him.\n")
+    assert "no findings" in _findings_for(app, code, body, "n1@example.org", "info")
+    file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
+                        subject=f"Re: x {_tag(code)} #neutral", body="they/them"))
+    text = _findings_for(app, code, body, "n2@example.org", "info")
+    assert "gendered words" in text and "he" in text and "him" in text
+
+
+def test_draft_outside_a_case_is_refused(app: App) -> None:
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen", subject="Letter #draft",
+                        body=CLEAN, message_id="lost@example.org"))
+    assert "must belong to a case" in _last_transcript(app)
+    assert not _events(app, "draft_filed")
