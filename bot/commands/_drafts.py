@@ -123,7 +123,8 @@ def facts_for(session: Session, config: Config, case: Case) -> CaseFacts:
                       ignore_words=policy.ignore_words)
 
 
-def _known_people(session: Session, config: Config, case: Case, facts: CaseFacts) -> set[str]:
+def _known_people(config: Config, facts: CaseFacts) -> set[str]:
+    """Everyone a draft may go to who is not the reported party."""
     known = {a.lower() for a in facts.reporter.addresses}
     for w in facts.witnesses:
         known.update(a.lower() for a in w.addresses)
@@ -131,9 +132,7 @@ def _known_people(session: Session, config: Config, case: Case, facts: CaseFacts
         known.update(m.addresses)
     known.update(r.email for r in config.local_representatives)
     known.add(config.conduct_address)
-    board = getattr(config, "board", None)
-    if board is not None:
-        known.update(a for a in (board.address, board.liaison) if a)
+    known.update(a for a in (config.board.address, config.board.liaison) if a)
     return known
 
 
@@ -166,7 +165,7 @@ def review(session: Session, config: Config, case: Case, pm: ParsedMessage, draf
     elif mode == "info":
         reported = False
     else:
-        known = _known_people(session, config, case, facts)
+        known = _known_people(config, facts)
         reported = any(a not in known for a in recipients)
     findings = check_draft(pm, draft.body, facts, to_reporter_only=to_reporter_only,
                            to_reported_party=reported)

@@ -17,6 +17,7 @@ class DraftCommand(Command):
     subject) and the real recipients on the first lines of the body:
         Draft-To: Name <name@example.org>
         Draft-Cc: other@example.org
+        Draft-Subject: the subject to send (optional)
     The bot answers you alone with what it found: the reporter's or a witness's
     name, address or username (also in quoted or attached text), exact times and
     dates, phrases copied from the reporter's mail, and for the reported party
@@ -29,7 +30,8 @@ class DraftCommand(Command):
     """
 
     name = "draft"
-    echo_arguments = True
+    # The rest of the subject follows the tag: it may be case content.
+    echo_arguments = False
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Parse and check the draft; record it; list the findings for its author."""
@@ -51,8 +53,10 @@ class DraftCommand(Command):
             return CommandResult(
                 f"draft filed for {who}, with {len(findings)} finding"
                 f"{'' if len(findings) == 1 else 's'}:\n{lines}\n"
-                "Send a corrected draft (reply to this message with #draft), or a second "
-                "member can approve it anyway with '#approve override REASON'.",
+                "Send a corrected draft (a new message with #draft and the case's [CoC "
+                "code] in the subject; a 'Draft-Subject:' line sets the subject to send), "
+                "or a second member can approve this one anyway with "
+                "'#approve override REASON'.",
                 data={"findings": len(findings)})
         return CommandResult(f"draft filed for {who}; no findings. Another member can now "
                              "reply to the draft with #approve (or #revise with a note).",

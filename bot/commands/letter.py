@@ -9,6 +9,14 @@ from bot.mail.drafts import strip_tags
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.store.recusal import shut_out
 
+# The subject each letter is sent with (the skeleton's Draft-Subject line).
+SUBJECTS = {
+    "reported": "A message from the Django Code of Conduct Working Group",
+    "outcome": "The outcome of your report",
+    "progress": "An update on your report",
+    "feedback": "The proposed resolution of your report",
+    "board": "Code of Conduct Working Group report to the board",
+}
 # #letter argument -> template (templates/letter_<kind>.txt.j2).
 KINDS = {
     "": "reported",
@@ -84,6 +92,7 @@ class Letter(Command):
                    to=[cc.member.email], case=cc.case, reply_to=cc.msg.pm,
                    auto_submitted="auto-replied",
                    context={**case_facts(cc), "member_name": cc.member.name,
-                            "draft_to": draft_to, "note": note})
+                            "draft_to": draft_to, "note": note,
+                            "draft_subject": SUBJECTS[kind]})
         record_event(cc, EventKind.LETTER_SCAFFOLD_SENT, letter=kind)
         return CommandResult(f"the {kind} letter skeleton was mailed to you only")

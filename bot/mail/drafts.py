@@ -6,6 +6,10 @@ top of the body::
 
     Draft-To: Alex Doe <alex@example.org>
     Draft-Cc: organiser@example.org
+    Draft-Subject: About the sprint
+
+(``Draft-Subject`` is optional: without it the draft's own subject, without its
+tags, is used.)
 
     Hello Alex, ...
 
@@ -28,7 +32,13 @@ __all__ = ["MAX_RECIPIENTS", "Draft", "DraftError", "parse_draft", "strip_tags"]
 MAX_RECIPIENTS = 10
 # Longest Draft-To/Draft-Cc line read; longer is refused rather than cut.
 MAX_LINE = 2000
+MAX_SUBJECT = 200
 
+# What may follow #draft in the subject (bot.commands.draft): not part of the subject sent.
+DRAFT_MODES = ("reported", "reported-party", "party", "info", "organiser", "organizer",
+               "moderator", "board")
+_MODE_RE = re.compile(r"(?<!\S)#draft\s+(?:" + "|".join(DRAFT_MODES) + r")(?![\w-])",
+                      re.IGNORECASE)
 _DRAFT_LINE_RE = re.compile(r"^\s*draft-([a-z-]*)\s*:(.*)$", re.IGNORECASE)
 _TAG_LINE_RE = re.compile(r"^\s*#[A-Za-z][A-Za-z0-9-]*(?:\s|$)")
 _TAG_RE = re.compile(r"(?<!\S)#[A-Za-z][A-Za-z0-9-]*(?=$|[\s,.;:!?)\]])")
@@ -82,14 +92,15 @@ def _addresses(value: str, field_name: str) -> list[str]:
 def parse_draft(subject: str, text: str) -> Draft:
     """The draft in `text` (the plain-text body) with `subject` (tags removed).
 
-    The ``Draft-To:``/``Draft-Cc:`` lines must come first (after blank lines and
-    command lines); any other ``Draft-...:`` line anywhere, a missing Draft-To,
+    The ``Draft-To:``/``Draft-Cc:``/``Draft-Subject:`` lines must come first (after
+    blank lines and command lines); any other ``Draft-...:`` line anywhere, a missing Draft-To,
     an unreadable address or more than `MAX_RECIPIENTS` recipients raise
     `DraftError`.
     """
     lines = (text or "").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     to: list[str] = []
     cc: list[str] = []
+    own_subject: str | None = None
     i = 0
     while i < len(lines) and (not lines[i].strip() or _TAG_LINE_RE.match(lines[i])):
         i += 1
@@ -102,8 +113,11 @@ def parse_draft(subject: str, text: str) -> Draft:
             to.extend(_addresses(match.group(2), "Draft-To"))
         elif kind == "cc":
             cc.extend(_addresses(match.group(2), "Draft-Cc"))
+        elif kind == "subject" and own_subject is None:
+            own_subject = " ".join(match.group(2).split())[:MAX_SUBJECT]
         else:
-            raise DraftError(f"unknown line 'Draft-{kind[:20]}:'; only Draft-To and Draft-Cc")
+            raise DraftError(f"unexpected line 'Draft-{kind[:20]}:'; use one Draft-To, "
+                             "Draft-Cc and Draft-Subject each")
         i += 1
     for later in lines[i:]:
         match = _DRAFT_LINE_RE.match(later)
@@ -111,16 +125,28 @@ def parse_draft(subject: str, text: str) -> Draft:
             raise DraftError("Draft-To/Draft-Cc lines must be the first lines of the body")
     if not to:
         raise DraftError("no 'Draft-To:' line at the top of the body")
-    seen: set[str] = set()
-    to = [a for a in to if not (a in seen or seen.add(a))]  # type: ignore[func-returns-value]
-    cc = [a for a in cc if not (a in seen or seen.add(a))]  # type: ignore[func-returns-value]
+    to = _unique(to, set())
+    cc = _unique(cc, set(to))
     if len(to) + len(cc) > MAX_RECIPIENTS:
         raise DraftError(f"{len(to) + len(cc)} recipients; a draft may have at most "
                          f"{MAX_RECIPIENTS}")
     body_lines = lines[i:]
     while body_lines and not body_lines[0].strip():
         body_lines = body_lines[1:]
-    body = "\n".join(line.rstrip() for line in body_lines).rstrip() + "\n"
+    # Trailing spaces go, except in the "-- " signature separator, which needs its space.
+    body = "\n".join(line if line == "-- " else line.rstrip()
+                     for line in body_lines).rstrip() + "\n"
     if not body.strip():
         raise DraftError("the draft has no text below its Draft-To/Draft-Cc lines")
-    return Draft(to=tuple(to), cc=tuple(cc), subject=strip_tags(subject), body=body)
+    return Draft(to=tuple(to), cc=tuple(cc), body=body,
+                 subject=own_subject if own_subject else strip_tags(_MODE_RE.sub(" ", subject)))
+
+
+def _unique(addresses: list[str], seen: set[str]) -> list[str]:
+    """`addresses` without repeats and without any already in `seen`."""
+    out: list[str] = []
+    for addr in addresses:
+        if addr not in seen:
+            seen.add(addr)
+            out.append(addr)
+    return out

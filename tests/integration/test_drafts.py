@@ -202,7 +202,7 @@ def test_strangers_and_forgeries_send_nothing(app: App) -> None:
         ("Draft-To: a@x.example\nBcc: victim@y.example", None),
         ("Draft-To: " + ", ".join(f"p{i}@x.example" for i in range(11)), "at most 10"),
         ("Draft-To: =?utf-8?q?a=0D=0ABcc=3A_v=40y=2Eexample?= <a@x.example>", None),
-        ("Draft-To: a@x.example\nDraft-Bcc: v@y.example", "unknown line"),
+        ("Draft-To: a@x.example\nDraft-Bcc: v@y.example", "unexpected line"),
         ("Draft-To: not an address", "not a plain address"),
         (f"Draft-To: {CONDUCT}", "conduct address is copied"),
     ],

@@ -39,7 +39,7 @@ OPTIONAL_NONE: dict[str, Any] = {
     "greeting_name": "", "contact_name": "", "danger": False, "ack_queued": False,
     "forwarded": False, "lead_name": "", "lead_is_contact": False, "contact_first_name": "",
     "subject": "", "body": "", "author_name": "", "reviewer_name": "", "note": "",
-    "member_name": "", "draft_to": [], "date_reported": None, "status": None,
+    "member_name": "", "draft_to": [], "draft_subject": "", "date_reported": None, "status": None,
     "resolution_source": None, "resolution_date": None, "consequences": None,
     "safety_risk": None, "ongoing_harassment": None, "review_date": None,
     "recipient_name": "", "message_date": "", "outsiders": [], "found": [],
