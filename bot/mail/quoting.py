@@ -224,7 +224,7 @@ _HEADER_FROM_RE = re.compile(
 )
 _HEADER_NEXT_RE = re.compile(
     r"^\*?(?:Sent|Date|To|Subject|Gesendet|Datum|An|Betreff|Envoyé|À|A|Objet|Sujet|Verzonden"
-    r"|Aan|Onderwerp|Enviado|Para|Asunto|Inviato|Oggetto|Wysłano|Do|Temat|Отправлено"
+    r"|Aan|Onderwerp|Enviado|Para|Asunto|Assunto|Inviato|Oggetto|Wysłano|Do|Temat|Отправлено"
     r"|Кому|Тема|Sendt|Til|Emne|Skickat|Till|Ämne|Lähetetty|Vastaanottaja|Aihe)\s?:\*?",
     re.IGNORECASE,
 )

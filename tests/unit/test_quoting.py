@@ -237,3 +237,31 @@ def test_top_text_nothing() -> None:
 )
 def test_top_lines_languages(text: str, expected: list[str]) -> None:
     assert top_lines(text) == expected
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "Il giorno lun 2 nov 2026 alle ore 10:15 Maya Chen <maya@example.org> ha scritto:",
+        "Den 2. nov. 2026 kl. 10.15 skrev Maya Chen <maya@example.org>:",
+        "Em seg., 2 de nov. de 2026 às 10:15, Maya Chen <maya@example.org> escreveu:",
+        "El lun, 2 nov 2026 a las 10:15, Maya Chen (<maya@example.org>) escribió:",
+        "Op ma 2 nov. 2026 om 10:15 schreef Maya Chen <maya@example.org>:",
+        "2 нояб. 2026 г., в 10:15, Maya Chen <maya@example.org> написал(а):",
+        "pon., 2 lis 2026 o 10:15 Maya Chen <maya@example.org> napisał(a):",
+        "ma 2. marrask. 2026 klo 10.15 Maya Chen (maya@example.org) <maya@example.org> kirjoitti:",
+        "De: Maya Chen <maya@example.org>\nEnviado: segunda-feira\nPara: x\nAssunto: y",
+        "Fra: Maya Chen <maya@example.org>\nSendt: mandag\nTil: x\nEmne: y",
+        "Da: Maya Chen <maya@example.org>\nInviato: lunedì\nA: x\nOggetto: y",
+        "Lähettäjä: Maya Chen <maya@example.org>\nLähetetty: maanantai\nAihe: y",
+        "От: Maya Chen <maya@example.org>\nОтправлено: понедельник\nТема: y",
+        "-----Messaggio originale-----",
+        "-----Mensagem original-----",
+        "-------- Oprindelig meddelelse --------",
+        "Envoyé de mon iPhone",
+        "Inviato da iPhone",
+        "Von meinem iPhone gesendet",
+    ],
+)
+def test_top_lines_more_languages(marker: str) -> None:
+    assert top_lines(f"Mine\n{marker}\nold text") == ["Mine"]
