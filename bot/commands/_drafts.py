@@ -101,7 +101,9 @@ def draft_message(session: Session, case: Case, message_id: str) -> ParsedMessag
 
 def draft_of(pm: ParsedMessage) -> Draft:
     """The draft in `pm` (its plain text, or its HTML flattened), or a CommandError."""
-    text = pm.text_body or (html_to_text(pm.html_body) if pm.html_body else "")
+    text = pm.text_body or ""
+    if not text.strip() and pm.html_body:
+        text = html_to_text(pm.html_body)
     try:
         return parse_draft(pm.subject, text)
     except DraftError as exc:

@@ -234,7 +234,9 @@ def _message_text(raw: bytes, *, whole: bool) -> str:
         pm = parse_message(raw)
     except ParseError:
         return ""
-    text = pm.text_body or (html_to_text(pm.html_body) if pm.html_body else "")
+    text = pm.text_body or ""
+    if not text.strip() and pm.html_body:
+        text = html_to_text(pm.html_body)
     return text if whole else "\n".join(top_lines(text))
 
 

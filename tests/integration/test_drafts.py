@@ -328,3 +328,28 @@ def test_draft_outside_a_case_is_refused(app: App) -> None:
                         body=CLEAN, message_id="lost@example.org"))
     assert "must belong to a case" in _last_transcript(app)
     assert not _events(app, "draft_filed")
+
+
+def test_a_recipient_shut_out_of_the_case_is_refused(app: App) -> None:
+    code = _case(app)
+    file(app, make_mail(sender=SAM, sender_name="Sam Jones",
+                        subject=f"Re: x {_tag(code)} #recuse", body="conflict"))
+    text = _findings_for(app, code, f"Draft-To: Sam <{SAM}>\n\nHello Sam\n", "x1@example.org")
+    assert "shut out of this case" in text
+    assert not _events(app, "draft_filed")
+
+
+def test_html_only_draft_is_read_and_sent_as_text(app: App) -> None:
+    code = _case(app)
+    html = ("<div>Draft-To: org@events.example</div><div><br></div>"
+            "<div>Hello,</div><div>We would like to talk about a recent event.</div>")
+    file(app, make_mail(sender=MAYA, sender_name="Maya Chen",
+                        subject=f"Event {_tag(code)} #draft info", body="", html=html,
+                        message_id="h1@example.org"))
+    assert "no findings" in _last_transcript(app)
+    _approve(app, code, "h1@example.org", ALEX, "ha@example.org")
+    [sent] = _rows(app, "draft")
+    assert sent.recipients == ["org@events.example", CONDUCT]
+    assert _text(sent).replace("\r\n", "\n").startswith("Hello,\nWe would like to talk")
+    msg = message_from_bytes(sent.raw, policy=policy.default)
+    assert msg["Subject"] == "Event"
