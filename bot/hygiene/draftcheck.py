@@ -205,10 +205,13 @@ def check_draft(pm: ParsedMessage, body: str, facts: CaseFacts, *, to_reporter_o
         findings += _identity_findings(texts, "reporter", patterns(facts.reporter))
     for witness in facts.witnesses:
         findings += _identity_findings(texts, "witness", patterns(witness))
-    # The checks below read what will be sent (subject included).
+    # The checks below read what will be sent (subject included); times, the four
+    # parts and pronouns only the author's own part of it (a quoted mail's
+    # attribution date or headings are not the author's).
     sent = f"{pm.subject}\n{body}"
+    own = "\n".join(top_lines(body))
     if not to_reporter_only:
-        times = exact_times(sent)
+        times = exact_times(f"{pm.subject}\n{own}")
         if times:
             findings.append(Finding("time", "exact times or dates: " + ", ".join(times[:5])
                                     + " (the guidelines ask to generalise them)"))
@@ -218,11 +221,11 @@ def check_draft(pm: ParsedMessage, body: str, facts: CaseFacts, *, to_reporter_o
             findings.append(Finding("copied", f"{len(words)} words copied from the reporter's "
                                     f"own mail: \"{shown}\""))
     if to_reported_party:
-        for label in missing_parts(body):
+        for label in missing_parts(own):
             findings.append(Finding("parts", f"no \"{label}\" part (a heading or a checklist "
                                     "line)"))
     if facts.neutral:
-        words = gendered_words(sent)
+        words = gendered_words(f"{pm.subject}\n{own}")
         if words:
             findings.append(Finding("pronoun", "gendered words where the case asks for neutral "
                                     "language: " + ", ".join(words[:8])))
