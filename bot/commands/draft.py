@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands._common import record_event
-from bot.commands._drafts import check_recipients, draft_of, mode_of, review
+from bot.commands._drafts import check_recipients, draft_of, draft_states, mode_of, review
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
 
@@ -45,6 +45,13 @@ class DraftCommand(Command):
         check_recipients(cc.session, cc.app.config, cc.case, draft)
         mode = mode_of(cc.args)
         findings = review(cc.session, cc.app.config, cc.case, pm, draft, mode)
+        # A new version replaces the author's earlier drafts still waiting in the case,
+        # so an approval meant for it can never send an old one.
+        for old in draft_states(cc.session, cc.case):
+            if old.status == "pending" and old.author == cc.member.email and \
+                    old.message_id != pm.message_id:
+                record_event(cc, EventKind.DRAFT_REVISED, draft=old.message_id,
+                             superseded_by=pm.message_id)
         record_event(cc, EventKind.DRAFT_FILED, to=list(draft.to), copy=list(draft.cc), mode=mode,
                      findings=[f.kind for f in findings])
         who = ", ".join([*draft.to, *draft.cc])

@@ -25,7 +25,8 @@ import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
 
-__all__ = ["MAX_RECIPIENTS", "Draft", "DraftError", "parse_draft", "strip_tags"]
+__all__ = ["MAX_RECIPIENTS", "Draft", "DraftError", "has_draft_lines", "parse_draft",
+           "strip_tags"]
 
 # More recipients than this is not a letter about a conduct case; it is a mistake
 # or an attempt to use the bot as a relay.
@@ -87,6 +88,16 @@ def _addresses(value: str, field_name: str) -> list[str]:
     if not out and value.strip():
         raise DraftError(f"{field_name}: no usable address")
     return out
+
+
+def has_draft_lines(lines: list[str]) -> bool:
+    """True when the author's own `lines` start (after blanks and tag lines) with Draft-To."""
+    for line in lines:
+        if not line.strip() or _TAG_LINE_RE.match(line):
+            continue
+        match = _DRAFT_LINE_RE.match(line)
+        return match is not None and match.group(1).lower() in ("to", "cc", "subject")
+    return False
 
 
 def parse_draft(subject: str, text: str) -> Draft:

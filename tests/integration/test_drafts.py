@@ -353,3 +353,12 @@ def test_html_only_draft_is_read_and_sent_as_text(app: App) -> None:
     assert _text(sent).replace("\r\n", "\n").startswith("Hello,\nWe would like to talk")
     msg = message_from_bytes(sent.raw, policy=policy.default)
     assert msg["Subject"] == "Event"
+
+
+def test_a_new_version_supersedes_the_authors_waiting_draft(app: App) -> None:
+    code = _case(app)
+    _draft(app, code, BAD, "d1@example.org")
+    _draft(app, code, CLEAN, "d2@example.org")
+    _approve(app, code, "d1@example.org", ALEX, "a1@example.org", args="override old")
+    assert "sent back for revision" in _last_transcript(app)
+    assert _rows(app, "draft") == []
