@@ -29,6 +29,8 @@ from sqlmodel import Session, col, select
 
 from bot.core.events import EventKind
 from bot.hygiene.identity import (
+    OWN_TEXT,
+    WHOLE_TEXT,
     Identity,
     IdentityPattern,
     find_identity,
@@ -77,6 +79,10 @@ _TIME_RES = (
                re.IGNORECASE),
 )
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+SENT_TEXT = "text to be sent"
+_PLACE_WORDS = {OWN_TEXT: "draft's own text"}
 
 
 @dataclass(frozen=True)
@@ -180,8 +186,18 @@ def _identity_findings(texts: Sequence[tuple[str, str]], who: str,
             places = found.setdefault(what, [])
             if where not in places:
                 places.append(where)
-    return [Finding("identity", f"the {who}'s {what} appears (in the {', '.join(places)})")
-            for what, places in found.items()]
+    out: list[Finding] = []
+    for what, places in found.items():
+        # The own text sits inside the whole body and the text to be sent: name
+        # the most specific place, in words that suit the author and the approver.
+        if OWN_TEXT in places or WHOLE_TEXT in places:
+            places = [p for p in places if p != SENT_TEXT]
+        if OWN_TEXT in places:
+            places = [p for p in places if p != WHOLE_TEXT]
+        shown = [_PLACE_WORDS.get(p, p) for p in places]
+        out.append(Finding("identity", f"the {who}'s {what} appears (in the "
+                                       f"{', '.join(shown)})"))
+    return out
 
 
 def check_draft(pm: ParsedMessage, body: str, facts: CaseFacts, *, to_reporter_only: bool,
@@ -196,7 +212,7 @@ def check_draft(pm: ParsedMessage, body: str, facts: CaseFacts, *, to_reporter_o
     texts = [(where, text) for where, text in message_texts(pm)]
     # What will be sent is `body`; the draft's own text (with its Draft-To lines)
     # is searched too, through message_texts, so nothing is missed either way.
-    texts.append(("text to be sent", body))
+    texts.append((SENT_TEXT, body))
     def patterns(identity: Identity) -> list[IdentityPattern]:
         return identity_patterns(identity, min_name_part=facts.min_name_part,
                                  ignore_words=facts.ignore_words)
