@@ -41,6 +41,9 @@ class Approve(Command):
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Check the approver, the draft and its findings; then queue it."""
+        if cc.msg.quiet:
+            # Imported or backfilled mail never sends anything, least of all a letter.
+            return CommandResult("imported mail: nothing was sent", ok=True)
         state = target_draft(cc.session, cc.case, cc.msg.pm)
         if state.status == "sent":
             return CommandResult("this draft was already sent; nothing changed", ok=True)

@@ -362,3 +362,14 @@ def test_a_new_version_supersedes_the_authors_waiting_draft(app: App) -> None:
     _approve(app, code, "d1@example.org", ALEX, "a1@example.org", args="override old")
     assert "sent back for revision" in _last_transcript(app)
     assert _rows(app, "draft") == []
+
+
+def test_backfilled_approval_sends_nothing(app: App) -> None:
+    code = _case(app)
+    _draft(app, code, CLEAN, "d2@example.org")
+    file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
+                        subject=f"Re: Your conduct #approve {_tag(code)}", body="ok",
+                        message_id="old@example.org", in_reply_to="d2@example.org"),
+         backfill=True)
+    assert _rows(app, "draft") == []
+    assert not _events(app, "draft_sent")
