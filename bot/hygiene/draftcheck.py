@@ -78,6 +78,8 @@ _TIME_RES = (
     re.compile(r"\b" + _MONTHS + r"\.?\s+[0-3]?\d(?:st|nd|rd|th)?\b(?!\s*(?:people|min))",
                re.IGNORECASE),
 )
+# The guidance a #letter skeleton puts in square brackets, left in by mistake.
+_PLACEHOLDER_RE = re.compile(r"\[[A-Z][^\]\n]{24,}\]")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
 
@@ -89,7 +91,7 @@ _PLACE_WORDS = {OWN_TEXT: "draft's own text"}
 class Finding:
     """One problem in a draft: its kind and a sentence for the author."""
 
-    kind: str  # identity | time | copied | parts | pronoun
+    kind: str  # identity | time | copied | parts | pronoun | placeholder
     text: str
 
 
@@ -236,6 +238,12 @@ def check_draft(pm: ParsedMessage, body: str, facts: CaseFacts, *, to_reporter_o
             shown = " ".join(words[:6]) + (" ..." if len(words) > 6 else "")
             findings.append(Finding("copied", f"{len(words)} words copied from the reporter's "
                                     f"own mail: \"{shown}\""))
+    placeholders = _PLACEHOLDER_RE.findall(own)
+    if placeholders:
+        first = placeholders[0][:40] + ("..." if len(placeholders[0]) > 40 else "")
+        findings.append(Finding("placeholder", f"{len(placeholders)} bracketed placeholder"
+                                f"{'' if len(placeholders) == 1 else 's'} from the skeleton "
+                                f"left in, e.g. {first}"))
     if to_reported_party:
         for label in missing_parts(own):
             findings.append(Finding("parts", f"no \"{label}\" part (a heading or a checklist "

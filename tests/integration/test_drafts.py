@@ -373,3 +373,12 @@ def test_backfilled_approval_sends_nothing(app: App) -> None:
          backfill=True)
     assert _rows(app, "draft") == []
     assert not _events(app, "draft_sent")
+
+
+def test_letter_skeleton_placeholders_are_a_finding(app: App) -> None:
+    code = _case(app)
+    body = CLEAN.replace("Please do not contact the people involved, and keep to the Code of "
+                         "Conduct.", "[Concrete, specific expectations for behaviour going "
+                         "forward.]")
+    text = _findings_for(app, code, body, "p1@example.org")
+    assert "1 bracketed placeholder" in text
