@@ -200,14 +200,12 @@ def test_strangers_and_forgeries_send_nothing(app: App) -> None:
     ("draft_to", "error"),
     [
         ("Draft-To: a@x.example\nBcc: victim@y.example", None),
-        ("Draft-To: " + ", ".join(f"p{i}@x.example" for i in range(11)), "at most 10"),
         ("Draft-To: =?utf-8?q?a=0D=0ABcc=3A_v=40y=2Eexample?= <a@x.example>", None),
-        ("Draft-To: a@x.example\nDraft-Bcc: v@y.example", "unexpected line"),
-        ("Draft-To: not an address", "not a plain address"),
         (f"Draft-To: {CONDUCT}", "conduct address is copied"),
     ],
 )
 def test_hostile_draft_to(app: App, draft_to: str, error: str | None) -> None:
+    # (Refused forms, as Draft-Bcc or too many recipients: tests/unit/test_drafts_parse.py.)
     code = _case(app)
     _draft(app, code, draft_to + "\n\n" + CLEAN.split("\n", 2)[2], "d9@example.org")
     text = _last_transcript(app)
