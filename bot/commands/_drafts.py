@@ -86,11 +86,19 @@ def target_draft(session: Session, case: Case, pm: ParsedMessage) -> DraftState:
     return pending[0]
 
 
-def draft_message(session: Session, case: Case, message_id: str) -> ParsedMessage:
-    """The filed draft with `message_id` in `case`, parsed."""
-    row = session.exec(select(InboundMessage).where(
+def draft_message(session: Session, case: Case, message_id: str,
+                  author: list[str] | None = None) -> ParsedMessage:
+    """The filed draft with `message_id` in `case`, parsed.
+
+    With `author` (their addresses), only a copy sent from one of them counts:
+    another message reusing the draft's Message-ID is never what gets sent.
+    """
+    rows = session.exec(select(InboundMessage).where(
         InboundMessage.case_id == case.id, InboundMessage.message_id == message_id)
-        .order_by(col(InboundMessage.id))).first()
+        .order_by(col(InboundMessage.id))).all()
+    if author is not None:
+        rows = [r for r in rows if (r.from_address or "").lower() in author]
+    row = rows[0] if rows else None
     if row is None:
         raise CommandError("the draft is no longer filed in this case")
     try:

@@ -67,7 +67,9 @@ class Approve(Command):
             override = rest.strip()
             if not override:
                 raise _refuse(cc, state.message_id, "'#approve override' needs a reason")
-        pm = draft_message(cc.session, cc.case, state.message_id)
+        author = config.member_for(state.author)
+        pm = draft_message(cc.session, cc.case, state.message_id,
+                           author.addresses if author is not None else [state.author])
         draft = draft_of(pm)
         check_recipients(cc.session, config, cc.case, draft)
         findings = review(cc.session, config, cc.case, pm, draft,
