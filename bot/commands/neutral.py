@@ -6,6 +6,7 @@ from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
 from bot.hygiene.draftcheck import neutral_language
+from bot.mail.drafts import strip_tags
 
 
 @command
@@ -20,7 +21,7 @@ class Neutral(Command):
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Record the preference."""
-        arg = cc.args.strip().lower()
+        arg = strip_tags(cc.args).lower()
         if arg not in ("", "on", "off"):
             raise CommandError("use '#neutral' or '#neutral off'")
         on = arg != "off"

@@ -7,6 +7,7 @@ from email.utils import parseaddr
 from bot.commands._common import record_event
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
+from bot.mail.drafts import strip_tags
 from bot.outbound.outbox import valid_address
 
 MAX_NAME = 100
@@ -25,7 +26,7 @@ class Witness(Command):
 
     def run(self, cc: CommandContext) -> CommandResult:
         """Record the witness's name and address in the case history."""
-        text = " ".join(cc.args.split())
+        text = strip_tags(cc.args)  # without the subject's [CoC code] tag
         if not text:
             raise CommandError("usage: #witness NAME <address>")
         name, addr = parseaddr(text) if "<" in text else (text, "")

@@ -291,7 +291,7 @@ def _findings_for(app: App, code: str, body: str, mid: str, args: str = "") -> s
 def test_identity_in_quoted_text_and_witnesses_and_times(app: App) -> None:
     code = _case(app)
     file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
-                        subject=f"Re: x {_tag(code)} #witness Wren Quill <wren@w.example>",
+                        subject=f"Re: x #witness Wren Quill <wren@w.example> {_tag(code)}",
                         body="noted"))
     body = ("Draft-To: org@events.example\n\nHello,\n\nThe incident happened at 10:30pm on "
             "12 March near the venue. Wren Quill saw it.\n\n"
@@ -316,7 +316,7 @@ def test_neutral_language_flags_gendered_words(app: App) -> None:
             "we thanked him.\n")
     assert "no findings" in _findings_for(app, code, body, "n1@example.org", "info")
     file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
-                        subject=f"Re: x {_tag(code)} #neutral", body="they/them"))
+                        subject=f"Re: x #neutral {_tag(code)}", body="they/them"))
     text = _findings_for(app, code, body, "n2@example.org", "info")
     assert "gendered words" in text and "he" in text and "him" in text
 
