@@ -301,12 +301,18 @@ class AcknowledgementSection(_Section):
     enabled: bool = True
     per_sender_window_minutes: float = Field(default=60.0, gt=0)
     global_cap_per_hour: int = Field(default=30, gt=0)
+    # Where a reporter finds the chairs' own addresses when the report concerns a
+    # member of the group (the reporting guide's link); never a member's address.
+    team_page: str = "https://www.djangoproject.com/foundation/teams/#code-of-conduct-team"
 
 
 class BoardSection(_Section):
     """Where reports go when every chair is shut out of a case (the manual)."""
 
     address: Email = "foundation@djangoproject.com"
+    # The board member who receives the group's reports (manual, "Reporting to the
+    # Board"); `#letter board` addresses its scaffold to them.
+    liaison: Email | None = None
 
 
 class Member(_Section):
@@ -366,9 +372,9 @@ class Config(_Section):
     tls: TlsSection = TlsSection()
     schedule: ScheduleSection = ScheduleSection()
     acknowledgement: AcknowledgementSection = AcknowledgementSection()
+    board: BoardSection = BoardSection()
     members: list[Member] = Field(default_factory=list)
     local_representatives: list[LocalRepresentative] = Field(default_factory=list)
-    board: BoardSection = BoardSection()
     log: LogSection = LogSection()
     status: StatusSection = StatusSection()
     rules_dir: str | None = None

@@ -66,6 +66,16 @@ class EventKind(StrEnum):
     PROPOSAL_WITHDRAWN = "proposal_withdrawn"  # a newer proposal replaced an open one
     DECISION_HELD = "decision_held"  # #consequence/#resolve held: no agreed proposal/feedback
     FEEDBACK_RECORDED = "feedback_recorded"  # feedback from affected parties was noted
+    # Drafts, letters and notes to the reporter (reviewed outbound mail)
+    DRAFT_FILED = "draft_filed"  # a member filed a #draft; data: recipients, finding kinds
+    DRAFT_REVISED = "draft_revised"  # a draft was sent back for revision (#revise)
+    DRAFT_APPROVED = "draft_approved"  # a second member approved a draft (override reason if any)
+    DRAFT_APPROVAL_REFUSED = "draft_approval_refused"  # an #approve was refused (reason in data)
+    DRAFT_SENT = "draft_sent"  # an approved draft was queued to its recipients
+    WITNESS_RECORDED = "witness_recorded"  # a witness's name/address, for the identity checks
+    NEUTRAL_LANGUAGE_SET = "neutral_language_set"  # gendered pronouns are flagged in drafts
+    LETTER_SCAFFOLD_SENT = "letter_scaffold_sent"  # a #letter skeleton went to its author
+    REPORTER_CONTACT_NOTE = "reporter_contact_note"  # the reporter was told who their contact is
     # Hygiene
     HYGIENE_PROBLEM = "hygiene_problem"  # a thread-hygiene rule found a problem
     HYGIENE_WARNING = "hygiene_warning"  # someone was warned about a hygiene problem

@@ -31,6 +31,7 @@ from sqlmodel import Session, col, func, select
 from bot.core.app import App
 from bot.core.events import EventKind
 from bot.core.log import get_logger
+from bot.outbound.acknowledgement import lead_for
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.store.db import session_scope
 from bot.store.models import Case, Event, Outbox
@@ -107,10 +108,12 @@ def raise_alarm(session: Session, app: App, case: Case, *, reason: str, rule: st
         log.warning("urgent notice merged into the next summary", case=case.code,
                     message_id=message_id)
         return "merged"
+    lead, is_contact = lead_for(session, app, case)
     row = queue_mail(session, app, kind=URGENT_KIND, template=TEMPLATE_URGENT, to=to, case=case,
                      auto_submitted="auto-generated",
                      context={"path": path, "acknowledged": acknowledged,
                               "onfile_suggested": onfile_suggested,
+                              "lead_name": lead, "lead_is_contact": is_contact,
                               "urgent_response_hours": app.config.schedule.urgent_response_hours})
     add_event(session, case, EventKind.URGENT_NOTICE_QUEUED, outbox_message_id=row.message_id,
               reason=reason, recipients=len(to), path=path)

@@ -52,6 +52,7 @@ from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.core.resources import templates_dir
 from bot.mail.auth import verify_member
+from bot.mail.drafts import has_draft_lines
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import extract_forwarded
 from bot.mail.quoting import top_text
@@ -142,7 +143,8 @@ def command_plan(session: Session, pm: ParsedMessage, case: Case, *,
                  forwarded: ParsedMessage | None = None) -> TagPlan:
     """The new tags of `pm`, sorted into commands and unknown tags."""
     in_subject = subject_tags(pm.subject)
-    in_body = body_tags(top_text(pm.text_body, pm.html_body))
+    own = top_text(pm.text_body, pm.html_body)
+    in_body = body_tags(own)
     if not in_subject and not in_body:
         return TagPlan()
     baseline = [parent_subject(session, pm, case, exclude_inbound_id)]
@@ -151,7 +153,13 @@ def command_plan(session: Session, pm: ParsedMessage, case: Case, *,
         inner = forwarded or extract_forwarded(pm)
         if inner is not None:
             baseline.append(inner.subject)
-    return plan_tags(new_tags([*in_subject, *in_body], baseline), REGISTRY)
+    fresh = new_tags([*in_subject, *in_body], baseline)
+    # A new version of a draft keeps the subject of the last one; its Draft-To
+    # line, not the tag's novelty, is what makes it a draft (a reply-all to a
+    # draft has no Draft-To line of its own).
+    if not any(t.name == "draft" for t in fresh) and has_draft_lines(own):
+        fresh = [*[t for t in in_subject if t.name == "draft"][:1], *fresh]
+    return plan_tags(fresh, REGISTRY)
 
 
 # --------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from bot.core.events import EventKind
+from bot.hygiene.ordinary import ORDINARY_WORDS, written_as_name
 from bot.mail.message import Address, ParsedMessage
 from bot.mail.parse import ParseError, parse_message
 from bot.mail.quoting import html_to_text, top_lines
@@ -41,12 +42,33 @@ class Identity:
     usernames: tuple[str, ...] = ()
 
 
+def fold_keep_case(text: str) -> str:
+    """`fold` without the case folding (for telling how a word is written)."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", text))
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).translate(_ACCENT_TRANS)
+
+
 @dataclass(frozen=True)
 class IdentityPattern:
-    """One thing to look for: what it is ("name", "email address", "username")."""
+    """One thing to look for: what it is ("name", "email address", "username").
+
+    An `ordinary` pattern is a name part that is also an ordinary word: it counts
+    only where written as a name (`bot.hygiene.ordinary.written_as_name`), next
+    to one of `other_parts` or capitalised mid-sentence.
+    """
 
     what: str
     pattern: re.Pattern[str]
+    ordinary: bool = False
+    other_parts: frozenset[str] = frozenset()
+
+    def found_in(self, folded: str, kept: str) -> bool:
+        """True when the pattern occurs in `folded` (and, if ordinary, as a name in `kept`)."""
+        if not self.ordinary:
+            return self.pattern.search(folded) is not None
+        insensitive = re.compile(self.pattern.pattern, re.IGNORECASE)
+        return any(written_as_name(kept, m.start(), m.end(), self.other_parts)
+                   for m in insensitive.finditer(kept))
 
 
 def _word_pattern(term: str) -> re.Pattern[str]:
@@ -60,35 +82,43 @@ def identity_patterns(identity: Identity, *, min_name_part: int,
     """Patterns for `identity`, on `fold`-ed text.
 
     Every full name; each part of a name (also the halves of hyphenated parts)
-    with at least `min_name_part` letters unless in `ignore_words`; every address;
+    with at least `min_name_part` letters; a part that is an ordinary word (in
+    `ignore_words` or `ORDINARY_WORDS`) counts only where written as a name;
+    every address;
     the local part of each address and every recorded username as a whole word
     (``@handle`` too), with the same length and common-word limits.
     """
     ignored = {fold(w).strip() for w in ignore_words}
+    ordinary = ignored | ORDINARY_WORDS
     out: list[IdentityPattern] = []
     seen: set[tuple[str, str]] = set()
 
-    def add(what: str, term: str) -> None:
+    def add(what: str, term: str, others: frozenset[str] = frozenset()) -> None:
         term = " ".join(fold(term).split())
         if term and (what, term) not in seen:
             seen.add((what, term))
-            out.append(IdentityPattern(what, _word_pattern(term)))
+            common = what == "name" and " " not in term and term in ordinary
+            out.append(IdentityPattern(what, _word_pattern(term), common, others))
 
     def usable(part: str) -> bool:
         letters = sum(ch.isalpha() for ch in part)
         return letters >= min_name_part and fold(part) not in ignored
+
+    def long_enough(part: str) -> bool:
+        return sum(ch.isalpha() for ch in part) >= min_name_part
 
     for name in identity.names:
         clean = " ".join(name.replace('"', " ").split()).strip(" ,;()<>'")
         if not clean or "@" in clean:
             continue
         add("name", clean)
-        for word in clean.split():
-            word = word.strip(",;:()<>'\".")
+        words = [w.strip(",;:()<>'\".") for w in clean.split()]
+        parts = frozenset(fold(p) for w in words for p in [w, *w.split("-")] if p)
+        for word in words:
             pieces = [word, *word.split("-")] if "-" in word else [word]
             for piece in pieces:
-                if usable(piece):
-                    add("name", piece)
+                if long_enough(piece):
+                    add("name", piece, parts - {fold(piece)})
     for addr in identity.addresses:
         if "@" in addr:
             add("email address", addr.strip().lower())
@@ -105,9 +135,10 @@ def find_identity(text: str, patterns: Sequence[IdentityPattern]) -> list[str]:
     if not text or not patterns:
         return []
     folded = fold(text)
+    kept = fold_keep_case(text)
     found: list[str] = []
     for p in patterns:
-        if p.what not in found and p.pattern.search(folded):
+        if p.what not in found and p.found_in(folded, kept):
             found.append(p.what)
     return found
 

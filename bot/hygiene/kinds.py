@@ -46,9 +46,11 @@ from bot.hygiene.citations import (
     seen_ids,
     thread_root,
 )
+from bot.hygiene.draftcheck import case_facts, copied_runs
 from bot.hygiene.findings import Finding, message_context, signature_of
 from bot.hygiene.identity import (
     OWN_TEXT,
+    SUBJECT,
     WHOLE_TEXT,
     find_identity,
     fold,
@@ -249,6 +251,10 @@ class UnseenCitation(RuleKind):
         ))
 
 
+# How the warning names copied phrasing ("the reporter's: - words ...").
+COPIED = "words, copied from their own mail"
+
+
 @rule_kind
 class ReporterLeak(RuleKind):
     """A member's message going outside the group names or addresses the reporter."""
@@ -273,11 +279,20 @@ class ReporterLeak(RuleKind):
         patterns = identity_patterns(identity, min_name_part=policy.min_name_part,
                                      ignore_words=policy.ignore_words)
         found: dict[str, list[str]] = {}
-        for where, text in message_texts(ctx.pm):
+        texts = message_texts(ctx.pm)
+        for where, text in texts:
             for what in find_identity(text, patterns):
                 found.setdefault(what, [])
                 if where not in found[what]:
                     found[what].append(where)
+        # The draft check's other leak: the reporter's own phrasing, copied into
+        # what this member wrote (a quote of the report below their text is the
+        # identity check's business, and usually a forward of the whole report).
+        own = "\n".join(text for where, text in texts if where in (SUBJECT, OWN_TEXT))
+        reporter_texts = case_facts(ctx.session, ctx.case, min_name_part=policy.min_name_part,
+                                    ignore_words=policy.ignore_words).reporter_texts
+        if copied_runs(own, reporter_texts):
+            found[COPIED] = [OWN_TEXT]
         if not found:
             return None
         # The text they wrote also sits inside the whole body; say the specific place.

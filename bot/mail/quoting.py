@@ -150,24 +150,43 @@ def html_to_text(html: str) -> str:
 # Attribution lines: "On <date>, <who> wrote:" and its translations.  A digit is
 # required so that ordinary prose ("On reflection, Sam wrote:") does not end the text.
 _ATTRIBUTION_RE = re.compile(
-    r"""^(?:On|Le|El|Il|Em|Op|Am|Den|På|W\ dniu)\s.*\d.*
+    r"""^(?:On|Le|El|Il|Em|Op|Am|Den|På|W\ dniu|Dnia)\s.*\d.*
         (?:wrote|a\ écrit|escribió|ha\ scritto|escreveu|schreef|schrieb|skrev|napisał)
         .*:$""",
     re.VERBOSE | re.IGNORECASE,
 )
 # Clients without a date: "Maya Chen <maya@example.org> wrote:".
 _BARE_ATTRIBUTION_RE = re.compile(r"^.{0,200}<[^<>\s]+@[^<>\s]+>\s*(?:wrote|a écrit)\s*:$", re.I)
-_ATTRIBUTION_START_RE = re.compile(r"^(?:On|Le|El|Il|Em|Op|Am|Den|På|W dniu)\s", re.IGNORECASE)
+_ATTRIBUTION_START_RE = re.compile(r"^(?:On|Le|El|Il|Em|Op|Am|Den|På|W dniu|Dnia)\s", re.I)
+
+# The attribution shape most clients share whatever the language: a date or time,
+# the quoted author's address in angle brackets, then at most a verb and a colon.
+# Gmail in Finnish ("pe 20. lokakuuta 2017 klo 17.50 John Coe <a@b> kirjoitti:"),
+# Russian ("ср, 30 апр. 2025 г. в 15:19, John Doe <a@b>:"), Norwegian ("... skrev
+# Test user <a@b>:"), Polish ("... <a@b> napisał(a):") and the date-first forms of
+# other clients ("2017-11-24 16:32 GMT+01:00 Name <a@b>:") all match.  The verb list
+# is closed so that "... <maya@example.org> Agenda:" in someone's own text does not.
+_ADDRESS_ATTRIBUTION_RE = re.compile(
+    r"""^.{0,250}<[^<>\s]*@[^<>\s]+\s*>\s*
+        (?:wrote|a\ écrit|escribió|ha\ scritto|escreveu|schreef|schrieb|skrev|napisał(?:\(a\))?
+          |napisała|kirjoitti|написал(?:\(а\)|а)?|írta|yazdı|skrive|skriver)?\s*:$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+# A date or a time, as the shape above requires (a year, or "15:19" / "17.50").
+_DATE_OR_TIME_RE = re.compile(r"\b(?:19|20)\d{2}\b|\b\d{1,2}[:.]\d{2}\b")
 
 _SEPARATOR_RES = (
     re.compile(
         r"^-{2,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine"
-        r"|Mensaje original|Messaggio originale|Oorspronkelijk bericht)\s*-{2,}$",
+        r"|Mensaje original|Messaggio originale|Oorspronkelijk bericht|Mensagem original"
+        r"|Alkuperäinen viesti|Oprindelig meddelelse|Opprinnelig melding"
+        r"|Ursprungligt meddelande|Wiadomość oryginalna|Исходное сообщение)\s*-{2,}$",
         re.IGNORECASE,
     ),
     re.compile(
         r"^-{2,}\s*(?:Forwarded message|Weitergeleitete Nachricht|Message transféré"
-        r"|Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht)\s*-{2,}$",
+        r"|Mensaje reenviado|Messaggio inoltrato|Doorgestuurd bericht"
+        r"|Mensagem encaminhada|Пересылаемое сообщение|Videresendt melding)\s*-{2,}$",
         re.IGNORECASE,
     ),
     re.compile(
@@ -178,14 +197,41 @@ _SEPARATOR_RES = (
     re.compile(r"^_{10,}$"),
 )
 
+# The one-line signatures phones and mobile apps append ("Sent from my iPhone",
+# "Get Outlook for iOS<https://aka.ms/...>", "Gesendet von Outlook für Android").
+# Only a whole short line counts, so a sentence that starts the same way does not.
+_MOBILE_SIGNATURE_RE = re.compile(
+    r"""^(?:Sent\ from\ (?:my\ )?\S+(?:\ \S+){0,3}
+        |Get\ Outlook\ for\ (?:iOS|Android)
+        |Gesendet\ (?:von|mit)\ (?:meinem\ )?\S+(?:\ \S+){0,3}
+        |Von\ meinem\ \S+(?:\ \S+){0,2}\ gesendet
+        |Envoyé\ (?:à\ partir\ )?de\ (?:mon\ )?\S+(?:\ \S+){0,3}
+        |Inviato\ da\ (?:il\ mio\ )?\S+(?:\ \S+){0,3}
+        |Enviado\ (?:desde|do|de)\ (?:mi\ |meu\ |o\ meu\ )?\S+(?:\ \S+){0,3}
+        |Verzonden\ (?:met|vanaf|van)\ (?:mijn\ )?\S+(?:\ \S+){0,3}
+        |(?:Sendt|Skickat)\ fr(?:a|ån)\ (?:min\ )?\S+(?:\ \S+){0,3}
+        |Wysłane\ z\ \S+(?:\ \S+){0,3}
+        |Lähetetty\ \S+(?:\ \S+){0,3}
+        |Отправлено\ (?:с|из)\ \S+(?:\ \S+){0,3}
+        )\s*(?:<https?://[^<>\s]+>)?$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+
 # Outlook (and Outlook-converted) header blocks: "From: ..." then "Sent:"/"Date:"...
 # The optional asterisks are how bold labels survive an HTML to text conversion.
-_HEADER_FROM_RE = re.compile(r"^\*?(?:From|Von|De|Van|Da)\s?:\*?\s*\S", re.IGNORECASE)
+_HEADER_FROM_RE = re.compile(
+    r"^\*?(?:From|Von|De|Van|Da|Od|От|Fra|Från|Lähettäjä)\s?:\*?\s*\S", re.IGNORECASE
+)
 _HEADER_NEXT_RE = re.compile(
-    r"^\*?(?:Sent|Date|To|Subject|Gesendet|Datum|An|Betreff|Envoyé|À|Objet|Verzonden"
-    r"|Aan|Onderwerp|Enviado|Para|Asunto|Inviato|Oggetto)\s?:\*?",
+    r"^\*?(?:Sent|Date|To|Subject|Gesendet|Datum|An|Betreff|Envoyé|À|A|Objet|Sujet|Verzonden"
+    r"|Aan|Onderwerp|Enviado|Para|Asunto|Assunto|Inviato|Oggetto|Wysłano|Do|Temat|Отправлено"
+    r"|Кому|Тема|Sendt|Til|Emne|Skickat|Till|Ämne|Lähetetty|Vastaanottaja|Aihe)\s?:\*?",
     re.IGNORECASE,
 )
+# Labels some webmails put above "From:" ("Message du : 12/12/2016 13:20").
+_HEADER_LEAD_RE = re.compile(r"^\*?(?:Message du|Date|Sent|Datum)\s?:\*?\s*\S", re.I)
+# Decoration between the author's text and the quote ("====", "-----").
+_RULE_RE = re.compile(r"^[=_\-*~]{3,}$")
 
 
 def _is_attribution(line: str, following: str | None) -> bool:
@@ -193,21 +239,39 @@ def _is_attribution(line: str, following: str | None) -> bool:
     stripped = line.strip()
     if _ATTRIBUTION_RE.match(stripped) or _BARE_ATTRIBUTION_RE.match(stripped):
         return True
-    if following is None or not _ATTRIBUTION_START_RE.match(stripped):
+    if _is_address_attribution(stripped):
+        return True
+    if following is None or not stripped:
         return False
     # Clients wrap long attributions at ~76 columns; only accept the join when the
     # second half is what finishes the attribution, not some later sentence.
     nxt = following.strip()
-    if not nxt.endswith(":"):
+    if not nxt.endswith(":") or stripped.endswith(":") or len(nxt) > 80:
         return False
-    return bool(_ATTRIBUTION_RE.match(f"{stripped} {nxt}"))
+    joined = f"{stripped} {nxt}"
+    if _ATTRIBUTION_START_RE.match(stripped) and _ATTRIBUTION_RE.match(joined):
+        return True
+    # A next line that is a whole attribution by itself is found on its own turn;
+    # the first half of a wrapped one carries the date ("pe 20. lokakuuta 2017 klo").
+    if _is_address_attribution(nxt) or not _DATE_OR_TIME_RE.search(stripped):
+        return False
+    # "<test@example.com" + ">:" rejoins without the space the wrap introduced.
+    return _is_address_attribution(joined) or _is_address_attribution(stripped + nxt)
+
+
+def _is_address_attribution(line: str) -> bool:
+    """The language-neutral attribution: a date or time, an address, a colon."""
+    return bool(_ADDRESS_ATTRIBUTION_RE.match(line) and _DATE_OR_TIME_RE.search(line))
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
     """True when lines[i] starts a forwarded/replied header block."""
-    if not _HEADER_FROM_RE.match(lines[i].strip()):
-        return False
-    return any(_HEADER_NEXT_RE.match(nxt.strip()) for nxt in lines[i + 1 : i + 3])
+    line = lines[i].strip()
+    if _HEADER_FROM_RE.match(line):
+        return any(_HEADER_NEXT_RE.match(nxt.strip()) for nxt in lines[i + 1 : i + 3])
+    if _HEADER_LEAD_RE.match(line) and i + 1 < len(lines):
+        return bool(_HEADER_FROM_RE.match(lines[i + 1].strip())) and _is_header_block(lines, i + 1)
+    return False
 
 
 def _starts_quote(lines: list[str], i: int) -> bool:
@@ -220,24 +284,41 @@ def _starts_quote(lines: list[str], i: int) -> bool:
         return True
     if any(rx.match(line) for rx in _SEPARATOR_RES):
         return True
+    if len(line) <= 120 and _MOBILE_SIGNATURE_RE.match(line):
+        return True
     following = lines[i + 1] if i + 1 < len(lines) else None
     return _is_attribution(line, following) or _is_header_block(lines, i)
+
+
+def _drop_trailing_rules(out: list[str]) -> list[str]:
+    """Remove a decorative rule ("====") left just above where the quote began."""
+    end = len(out)
+    while end and not out[end - 1].strip():
+        end -= 1
+    if not end or not _RULE_RE.match(out[end - 1].strip()):
+        return out
+    while end and (not out[end - 1].strip() or _RULE_RE.match(out[end - 1].strip())):
+        end -= 1
+    # Keep one blank line where there was one, as for any other cut.
+    return out[:end] + ([""] if end < len(out) and end else [])
 
 
 def top_lines(text: str) -> list[str]:
     """The author's own lines: everything before the first quoted or forwarded part.
 
     Stops at a line starting with ">", an attribution ("On ... wrote:", also
-    wrapped over two lines, "Le ... a écrit :", "Am ... schrieb ...:"), an
-    original/forwarded message separator, an Outlook "From:/Sent:" header block,
-    an underscore rule, or the "-- " signature separator.  Trailing whitespace is
-    stripped from each line; blank lines are kept.
+    wrapped over two lines, "Le ... a écrit :", "Am ... schrieb ...:", and in any
+    language the "<date> <name> <address>:" shape), an original/forwarded message
+    separator, a header block ("From:/Sent:", "De :/Envoyé :", "Von:/Gesendet:"...),
+    an underscore rule, a phone's one-line signature ("Sent from my iPhone") or the
+    "-- " signature separator.  Trailing whitespace is stripped from each line;
+    blank lines are kept; a decorative rule just above the cut is dropped.
     """
     lines = text.splitlines()
     out: list[str] = []
     for i, line in enumerate(lines):
         if _starts_quote(lines, i):
-            break
+            return _drop_trailing_rules(out)
         out.append(line.rstrip())
     return out
 

@@ -7,6 +7,7 @@ the handler and its rule chains.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from sqlmodel import Session
@@ -19,7 +20,7 @@ from bot.outbound.outbox import queue_mail, valid_address
 from bot.outbound.render import clean_header
 from bot.store.models import Case
 from bot.store.records import add_event
-from bot.store.recusal import excluded
+from bot.store.recusal import excluded, shut_out
 
 log = get_logger("acknowledge")
 
@@ -46,6 +47,36 @@ def greeting_name(name: str | None) -> str:
             continue
         return ""
     return text
+
+
+# Titles and particles that are not a first name ("Dr Maya Chen" greets "Hi Maya").
+_TITLES = frozenset({"dr", "mr", "mrs", "ms", "mx", "miss", "prof", "sir", "dame"})
+# Google Groups rewrites a DMARC-strict sender to "'Maya Chen' via Conduct".
+_VIA_RE = re.compile(r"^['\"]?(.+?)['\"]?\s+via\s+.+$", re.IGNORECASE)
+
+
+def first_name(name: str | None) -> str:
+    """The first name to greet a reporter by, or "" when it is not safe to guess.
+
+    Only a name that passes `greeting_name` is used; its first word counts when it
+    is capitalised, at least two letters long and not a title or an initial.  A
+    single word is used only when it looks like a given name (capitalised,
+    letters only).  All-capitals, lower-case or "Surname, Given" forms greet "Hi,".
+    """
+    raw = clean_header(name or "", limit=200)
+    via = _VIA_RE.match(raw)
+    if via:
+        raw = via.group(1)
+    full = greeting_name(raw)
+    words = [w.strip(".'’") for w in full.split()]
+    words = [w for w in words if w and w.lower().rstrip(".") not in _TITLES]
+    if not words:
+        return ""
+    first = words[0]
+    letters = [ch for ch in first if unicodedata.category(ch)[0] == "L"]
+    if len(letters) < 2 or not first[0].isupper() or first.isupper():
+        return ""
+    return first
 
 
 def contact_name(app: App, case: Case) -> str:
@@ -86,8 +117,9 @@ def queue_acknowledgement(
         cc=cc, case=case, reply_to=report,
         auto_submitted="auto-replied",
         context={
-            "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
-            "contact_name": contact_name(app, case),
+            "greeting_name": first_name(sender.name if sender else case.reporter_name),
+            "contact_name": first_name(contact_name(app, case)),
+            "team_page": app.config.acknowledgement.team_page,
             "danger": danger,
         },
     )
@@ -97,3 +129,17 @@ def queue_acknowledgement(
     log.info("acknowledgement queued", case=case.code, message_id=row.message_id,
              template=template)
     return row.message_id
+
+
+def lead_for(session: Session, app: App, case: Case) -> tuple[str, bool]:
+    """Who takes the lead on `case`: (name, is the point of contact).
+
+    The point of contact when one is set, else the chair(s) by name ("" when no
+    chair is left in the case: the template then says "the chair").  Members shut
+    out of the case are never named: the notice goes to the others.
+    """
+    shut = shut_out(session, app.config, case)
+    contact = app.config.member_for(case.point_of_contact)
+    if contact is not None and contact.email not in shut:
+        return contact.name, True
+    return " and ".join(m.name for m in app.config.chairs if m.email not in shut), False

@@ -129,6 +129,7 @@ def queue_mail(
     context: dict[str, Any] | None = None,
     reply_to: ParsedMessage | None = None,
     auto_submitted: str = "auto-generated",
+    tag_subject: bool = True,
 ) -> Outbox:
     """Render `template` with `context` and queue it for `to` (+ `cc`).
 
@@ -148,6 +149,8 @@ def queue_mail(
     - reply_to: the message this answers; sets In-Reply-To/References.
     - auto_submitted: value of the Auto-Submitted header ("auto-replied" for
       responses to a message, "auto-generated" otherwise).
+    - tag_subject: False keeps the case tag out of the subject (mail to a
+      reporter carries no code name; it threads by In-Reply-To/References).
     The Message-ID is the bot's own form for `case` (bot.mail.msgids).  The caller
     commits; wake the sender (`app.outbox_wakeup.set()`) after the commit.
     """
@@ -172,7 +175,7 @@ def queue_mail(
     values.update(context or {})
     rendered = render_mail(app.config, template, values)
     subject = rendered.subject
-    if case is not None and find_code_in_subject(subject) != case.code:
+    if tag_subject and case is not None and find_code_in_subject(subject) != case.code:
         subject = f"{subject} {subject_tag(case.code)}".strip()
 
     message_id = make_message_id(app.secret, app.config.message_id_domain,

@@ -169,7 +169,8 @@ def test_unseen_reply_alerts_point_of_contact_and_forward_closes_it(
     config, slug = bot
     # Alex becomes the point of contact (an internal reply: no notes needed).
     fresh_inbox.append(reply(ALEX, "contact@example.org", to=(CONDUCT,), cc=(),
-                             subject=f"Re: [CoC {slug}] Meetup #contact", body="I'll take it."))
+                             subject=f"Re: [CoC {slug}] Meetup #contact quiet",
+                             body="I'll take it."))
     subject = f"[CoC {slug}] Our concern"
     fresh_inbox.append(make_mail(sender=MAYA, sender_name="Maya Chen",
                                  to=(f"Kim Party <{PARTY}>",), cc=(CONDUCT,), subject=subject,

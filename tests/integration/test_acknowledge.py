@@ -127,10 +127,15 @@ def test_new_report_gets_one_acknowledgement_with_reply_headers(app: App) -> Non
     [(kind, data)] = decisions(app)
     assert kind == "acknowledgement_queued" and data["template"] == "ack_decision_needed"
     text = body_of(ack)
-    assert text.startswith("Hi Jo Reporter,\n")
+    # First name only; the manual's thanks; the reporting guide's promises.
+    assert text.startswith("Hi Jo,\n")
+    assert "Thank you so much for reporting this issue" in text
+    assert "automatic confirmation" in text and "will follow up with you personally" in text
+    assert "within one week" in text and "confidential" in text
+    assert "https://www.djangoproject.com/foundation/teams/#code-of-conduct-team" in text
     assert "We'll discuss and get back to you with the outcome" in text
     assert text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
-    assert "law enforcement" not in text
+    assert "law enforcement" not in text and "emergency" not in text
 
 
 def test_later_replies_get_no_acknowledgement(app: App) -> None:
@@ -462,8 +467,11 @@ def test_danger_adds_law_enforcement_advice_and_warns_every_member(app: App) -> 
                               body=f"{SECRET_TEXT}. He threatened to kill me after the talk."))
     [ack] = acks(app)
     text = body_of(ack)
-    assert "If you believe anyone is in physical danger, please notify appropriate law " \
-           "enforcement first." in text
+    # Person first, no rebuke: emergency services, urgency, a person soon.
+    assert "If you or anyone else is in immediate danger, please contact your local " \
+           "emergency services now." in text
+    assert "a member of the working group will be in touch with you soon" in text
+    assert "law enforcement first" not in text
     [urgent] = [r for r in outbox(app) if r.kind == "urgent"]
     assert urgent.recipients == [m["email"] for m in MEMBERS]
     notice = parsed(urgent)
@@ -473,6 +481,12 @@ def test_danger_adds_law_enforcement_advice_and_warns_every_member(app: App) -> 
     assert notice["Subject"].strip().startswith("URGENT")
     notice_text = body_of(urgent)
     assert out.case_code is not None and out.case_code in notice_text
+    assert notice_text.startswith("Hi all,")
+    # Queued is what is known, not received; the chair leads; #safety answers.
+    assert "has been queued to the reporter" in notice_text
+    assert "received" not in notice_text
+    assert "Who takes the lead: Maya Chen (chair)" in notice_text
+    assert "#safety yes" in notice_text
     raw = urgent.raw.decode("ascii").lower()
     for leak in (REPORTER, "jo reporter", "please help", "zanzibar", "mallory", "kill"):
         assert leak not in raw
@@ -498,8 +512,10 @@ def test_point_of_contact_signs_by_name(app: App) -> None:
         queue_acknowledgement(session, app, case, parse_message(raw), template=TEMPLATE_ON_FILE,
                               actor=MAYA)
     later = acks(app)[-1]
-    assert body_of(later).rstrip().endswith("Regards,\nMaya Chen\nDSF Code of Conduct Working "
-                                            "Group")
+    text = body_of(later)
+    assert "Maya, a member of the working group, will follow up with you personally" in text
+    assert "Chen" not in text
+    assert text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
 
 
 # --------------------------------------------------------------------------- backfill

@@ -541,3 +541,14 @@ def test_bad_policy_is_refused_at_start_with_file_rule_and_key(tmp_path: Path, l
         load_rules(app.config)
     assert "rules/mine.toml: rule[0] (mine)." in str(exc.value)
     assert error in str(exc.value)
+
+
+def test_reporter_phrasing_copied_to_the_reported_party_is_caught_with_draft_hint(
+        app: App) -> None:
+    party_thread(app)
+    words = REPORT_TEXT.split()[:10]
+    file(app, to_party("Hello Kim,\n\nWe were told: " + " ".join(words) + "\n"))
+    [warning] = hygiene_mail(app)
+    text = text_of(warning)
+    assert "copied from their own mail" in text and "#draft" in text
+    assert_members_only(app)

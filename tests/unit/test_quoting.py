@@ -170,3 +170,98 @@ def test_top_text_falls_back_to_html(text: str) -> None:
 
 def test_top_text_nothing() -> None:
     assert top_text("", None) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "Mine\n\nDnia 27 grudnia 2016 12:08 Ola <ola@example.org> napisał(a):\n\nold",
+            ["Mine", ""],
+            id="polish-dnia",
+        ),
+        pytest.param(
+            "Mine\npe 20. lokakuuta 2017 klo 17.50 John Coe\n<jc@example.org> kirjoitti:\nold",
+            ["Mine"],
+            id="finnish-wrapped",
+        ),
+        pytest.param(
+            "Mine\ntir. 18. apr. 2017 kl. 13:09 skrev Test user <t@example.com\n>:\n> old",
+            ["Mine"],
+            id="norwegian-wrapped-bracket",
+        ),
+        pytest.param(
+            "Mine\nср, 30 апр. 2025 г. в 15:19, John Doe <doe@example.com>:\nold",
+            ["Mine"],
+            id="russian",
+        ),
+        pytest.param(
+            'Mine\n30.09.2017, 18.30, "John - Doe" <jd@example.com>:\nold',
+            ["Mine"],
+            id="date-first",
+        ),
+        pytest.param("Mine\n\nSent from my iPhone\n\n> old", ["Mine", ""], id="iphone-signature"),
+        pytest.param(
+            "Mine\nGesendet von Outlook für Android<https://aka.ms/x>\nold",
+            ["Mine"],
+            id="outlook-android-de",
+        ),
+        pytest.param(
+            "Mine\n\n====\n\nMessage du : 12/12/2016 13:20\nDe : Q <q@example.org>\nA : x\nold",
+            ["Mine", ""],
+            id="french-webmail-header-and-rule",
+        ),
+        pytest.param(
+            "Mine\nOd: Ola <ola@example.org>\nWysłano: pon\nDo: x\nold",
+            ["Mine"],
+            id="polish-outlook",
+        ),
+        # Own text that merely resembles the shapes above stays the author's.
+        pytest.param(
+            "Write to Maya <maya@example.org>:\nshe is the contact",
+            ["Write to Maya <maya@example.org>:", "she is the contact"],
+            id="address-colon-without-date",
+        ),
+        pytest.param(
+            "We met at 10:30 with Maya <maya@example.org>\nAgenda:\n- rota",
+            ["We met at 10:30 with Maya <maya@example.org>", "Agenda:", "- rota"],
+            id="date-address-then-heading",
+        ),
+        pytest.param(
+            "Sent from my phone at the sprint venue, sorry for typos and the delay today",
+            ["Sent from my phone at the sprint venue, sorry for typos and the delay today"],
+            id="sentence-like-a-signature",
+        ),
+        pytest.param("Heading\n====\nText", ["Heading", "====", "Text"], id="setext-heading"),
+    ],
+)
+def test_top_lines_languages(text: str, expected: list[str]) -> None:
+    assert top_lines(text) == expected
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "Il giorno lun 2 nov 2026 alle ore 10:15 Maya Chen <maya@example.org> ha scritto:",
+        "Den 2. nov. 2026 kl. 10.15 skrev Maya Chen <maya@example.org>:",
+        "Em seg., 2 de nov. de 2026 às 10:15, Maya Chen <maya@example.org> escreveu:",
+        "El lun, 2 nov 2026 a las 10:15, Maya Chen (<maya@example.org>) escribió:",
+        "Op ma 2 nov. 2026 om 10:15 schreef Maya Chen <maya@example.org>:",
+        "2 нояб. 2026 г., в 10:15, Maya Chen <maya@example.org> написал(а):",
+        "pon., 2 lis 2026 o 10:15 Maya Chen <maya@example.org> napisał(a):",
+        "ma 2. marrask. 2026 klo 10.15 Maya Chen (maya@example.org) <maya@example.org> kirjoitti:",
+        "De: Maya Chen <maya@example.org>\nEnviado: segunda-feira\nPara: x\nAssunto: y",
+        "Fra: Maya Chen <maya@example.org>\nSendt: mandag\nTil: x\nEmne: y",
+        "Da: Maya Chen <maya@example.org>\nInviato: lunedì\nA: x\nOggetto: y",
+        "Lähettäjä: Maya Chen <maya@example.org>\nLähetetty: maanantai\nAihe: y",
+        "От: Maya Chen <maya@example.org>\nОтправлено: понедельник\nТема: y",
+        "-----Messaggio originale-----",
+        "-----Mensagem original-----",
+        "-------- Oprindelig meddelelse --------",
+        "Envoyé de mon iPhone",
+        "Inviato da iPhone",
+        "Von meinem iPhone gesendet",
+    ],
+)
+def test_top_lines_more_languages(marker: str) -> None:
+    assert top_lines(f"Mine\n{marker}\nold text") == ["Mine"]

@@ -101,22 +101,26 @@ def test_html_part_is_autoescaped(tpl_dir: Path) -> None:
 @pytest.mark.parametrize("danger", [False, True])
 def test_shipped_acknowledgements_render(template: str, danger: bool) -> None:
     ctx = {"reply_subject": "Re: hello", "greeting_name": "", "contact_name": "",
-           "danger": danger, "signature": "DSF Code of Conduct Working Group"}
+           "danger": danger, "signature": "DSF Code of Conduct Working Group",
+           "team_page": "https://www.djangoproject.com/foundation/teams/"}
     out = render_mail(make_config(), template, ctx)
     assert out.subject == "Re: hello"
     assert out.text.startswith("Hi,\n\nThank you so much for reporting")
     assert out.text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
-    assert ("law enforcement" in out.text) is danger
+    assert ("local emergency services" in out.text) is danger
+    assert "law enforcement" not in out.text
     assert "\n\n\n" not in out.text
 
 
 def test_acknowledgement_signed_by_point_of_contact_once_assigned() -> None:
-    ctx = {"reply_subject": "Re: hello", "greeting_name": "Jo", "contact_name": "Maya Chen",
-           "danger": False, "signature": "DSF Code of Conduct Working Group"}
+    ctx = {"reply_subject": "Re: hello", "greeting_name": "Jo", "contact_name": "Maya",
+           "danger": False, "signature": "DSF Code of Conduct Working Group",
+           "team_page": "https://www.djangoproject.com/foundation/teams/"}
     out = render_mail(make_config(), "ack_decision_needed", ctx)
     assert out.text.startswith("Hi Jo,\n")
-    assert out.text.rstrip().endswith("Regards,\nMaya Chen\nDSF Code of Conduct Working Group")
-    assert "I appreciate" in out.text
+    # The text is automatic: the contact is named as who follows up, not as signer.
+    assert "Maya, a member of the working group, will follow up" in out.text
+    assert out.text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
 
 
 @pytest.mark.parametrize("name, expected", [
