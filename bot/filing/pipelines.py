@@ -13,8 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 # Every filed message: acknowledge the reporter (or say why not), run members'
-# commands, then check thread hygiene (which reads what the commands changed).
-FILED: tuple[str, ...] = ("acknowledge", "commands", "hygiene")
+# commands, then check thread hygiene (which reads what the commands changed),
+# then take recorded people's identities out of the stored copy (records).
+FILED: tuple[str, ...] = ("acknowledge", "commands", "hygiene", "records")
 # A known Message-ID that comes back with other bytes: never acted on twice.
 REPLAY: tuple[str, ...] = ("commands",)
 
