@@ -24,6 +24,7 @@ from bot.clocks.digest import run_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.core.log import get_logger
+from bot.records.readmission import run_readmission
 
 log = get_logger("scheduler")
 
@@ -36,6 +37,7 @@ def run_due(app: App) -> int:
     """Run every job that is due at app.now(); returns how many mails they queued."""
     queued = run_reminders(app)
     queued += run_digests(app)
+    queued += run_readmission(app)
     if queued:
         app.outbox_wakeup.set()
     return queued

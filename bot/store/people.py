@@ -60,6 +60,8 @@ class CaseExtra(SQLModel, table=True):
 
     case_id: int = Field(foreign_key="case.id", primary_key=True)
     space: str | None = Field(default=None, max_length=64)
+    # The case's record type when it holds no person (e.g. "unidentified").
+    record_type: str | None = Field(default=None, max_length=32)
     types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     documents: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     purged_at: datetime | None = None

@@ -64,6 +64,7 @@ def upgrade() -> None:
         "caseextra",
         sa.Column("case_id", sa.Integer(), nullable=False),
         sa.Column("space", _str(length=64), nullable=True),
+        sa.Column("record_type", _str(length=32), nullable=True),
         sa.Column("types", sa.JSON(), nullable=False),
         sa.Column("documents", sa.Text(), nullable=True),
         sa.Column("purged_at", _dt(), nullable=True),

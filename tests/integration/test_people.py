@@ -57,8 +57,9 @@ def command(app: App, code: str, parent: str, *, subject_tags: str = "", body: s
 
 
 def rows(app: App, model: Any) -> list[Any]:
+    order = model.id if hasattr(model, "id") else model.case_id
     with Session(app.engine) as session:
-        return list(session.exec(select(model).order_by(col(model.id))).all())
+        return list(session.exec(select(model).order_by(col(order))).all())
 
 
 def text_of(row: Outbox) -> str:
