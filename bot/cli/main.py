@@ -9,7 +9,19 @@ from __future__ import annotations
 
 import click
 
-from bot.cli import cases, check, db, demo, digest, members, outbox, quarantine, run
+from bot.cli import (
+    cases,
+    check,
+    db,
+    demo,
+    digest,
+    identity,
+    members,
+    outbox,
+    quarantine,
+    records,
+    run,
+)
 from bot.cli.common import CliState
 
 
@@ -25,5 +37,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 for _command in (check.check_config, db.db_group, run.run_cmd, run.import_cmd, cases.cases_cmd,
                  cases.case_cmd, quarantine.quarantine_group, outbox.outbox_group,
-                 members.members_cmd, digest.digest_cmd, demo.demo_cmd):
+                 members.members_cmd, digest.digest_cmd, demo.demo_cmd,
+                 records.export_group, records.import_records_cmd, identity.identity_group):
     main.add_command(_command)

@@ -38,6 +38,7 @@ from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.outbound.outbox import queue_mail
+from bot.records.onboarding import AWAITING_TEXT, awaiting_statement
 from bot.store.db import session_scope
 from bot.store.models import Case, DigestClaim, Event, Outbox
 from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED, live_case
@@ -292,6 +293,10 @@ def build_digests(session: Session, app: App, now: datetime,
         since = sinces[recipient]
         rows = _case_rows(config, world, recipient, since, now, day)
         rows.update(_activity_rows(config, world, recipient, since, now))
+        if awaiting_statement(session, recipient):
+            # Onboarding: no case detail at all until the member states their conflicts.
+            rows = {"warnings": [[NO_CASE, format_moment(now, config.schedule.zone),
+                                  AWAITING_TEXT]]}
         out.append(Digest(recipient=recipient, day=day, since=since, now=now, rows=rows))
     return out
 

@@ -24,6 +24,7 @@ from bot.clocks.digest import run_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.core.log import get_logger
+from bot.records.onboarding import run_onboarding
 from bot.records.readmission import run_readmission
 
 log = get_logger("scheduler")
@@ -38,6 +39,7 @@ def run_due(app: App) -> int:
     queued = run_reminders(app)
     queued += run_digests(app)
     queued += run_readmission(app)
+    queued += run_onboarding(app)
     if queued:
         app.outbox_wakeup.set()
     return queued

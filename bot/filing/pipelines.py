@@ -16,6 +16,9 @@ from typing import Any
 # commands, then check thread hygiene (which reads what the commands changed),
 # then take recorded people's identities out of the stored copy (records).
 FILED: tuple[str, ...] = ("acknowledge", "commands", "hygiene", "records")
+# A reply to the bot's case-less mail (the onboarding question), filed without
+# a case: each named module's ``caseless(app, session, pm, raw, quiet)`` runs.
+CASELESS: tuple[str, ...] = ("onboarding",)
 # A known Message-ID that comes back with other bytes: never acted on twice.
 REPLAY: tuple[str, ...] = ("commands",)
 

@@ -1,7 +1,9 @@
 """Who is shut out of a case: the one place that decides it.
 
 A member is shut out of a case when they recused themselves from it (and,
-as the governance rules grow, when they were excluded from it).  Commands,
+as the governance rules grow, when they were excluded from it), and from
+every case while they have not yet answered the onboarding question about
+conflicts of interest (`bot.records.onboarding`).  Commands,
 reminders, the digest and the hygiene warnings all ask `shut_out` /
 `is_shut_out`, so the answer cannot differ between them.
 """
@@ -12,6 +14,7 @@ from sqlmodel import Session, select
 
 from bot.core.config import Config, Member
 from bot.store.models import Case, Participant
+from bot.store.people import ConflictStatement
 
 
 def recorded_recusals(session: Session, case: Case) -> list[str]:
@@ -32,6 +35,18 @@ def shut_out(session: Session, config: Config, case: Case) -> set[str]:
         member = config.member_for(addr)
         if member is not None:
             out.update(member.addresses)
+    out.update(awaiting_conflict_statement(session, config))
+    return out
+
+
+def awaiting_conflict_statement(session: Session, config: Config) -> set[str]:
+    """Every address of members asked about conflicts who have not answered yet."""
+    pending = session.exec(select(ConflictStatement.email).where(
+        ConflictStatement.answered_at == None)).all()  # noqa: E711
+    out: set[str] = set()
+    for email in pending:
+        member = config.member_for(email)
+        out.update(member.addresses if member is not None else [email])
     return out
 
 
