@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from bot.records.export import COLUMNS, neutralise, record_rows, to_csv, unneutralise
+from bot.records.export import COLUMNS, neutralise, unneutralise
 from bot.records.identitykey import generate_key
 from bot.records.importer import import_records
 from bot.store.db import session_scope
@@ -145,7 +145,7 @@ def test_import_then_export_gives_back_the_same_rows(setup: tuple[Path, Path]) -
 
 
 def test_generated_names_never_reuse_imported_ones(setup: tuple[Path, Path]) -> None:
-    cfg, tmp = setup
+    _cfg, tmp = setup
     url = f"sqlite:///{tmp / 'rec.db'}"
     app = make_app(url)
     with session_scope(app.engine) as session:
