@@ -18,9 +18,11 @@ from bot.cli import (
     identity,
     members,
     outbox,
+    purge,
     quarantine,
     records,
     run,
+    stats,
 )
 from bot.cli.common import CliState
 
@@ -38,5 +40,6 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 for _command in (check.check_config, db.db_group, run.run_cmd, run.import_cmd, cases.cases_cmd,
                  cases.case_cmd, quarantine.quarantine_group, outbox.outbox_group,
                  members.members_cmd, digest.digest_cmd, demo.demo_cmd,
-                 records.export_group, records.import_records_cmd, identity.identity_group):
+                 records.export_group, records.import_records_cmd, identity.identity_group,
+                 stats.stats_cmd, purge.purge_cmd):
     main.add_command(_command)

@@ -26,6 +26,7 @@ from bot.core.app import App
 from bot.core.log import get_logger
 from bot.records.onboarding import run_onboarding
 from bot.records.readmission import run_readmission
+from bot.records.retention import run_retention
 
 log = get_logger("scheduler")
 
@@ -36,10 +37,12 @@ _RUN_LOCK = threading.Lock()
 
 def run_due(app: App) -> int:
     """Run every job that is due at app.now(); returns how many mails they queued."""
-    queued = run_reminders(app)
+    # Onboarding first: a newcomer is shut out of every case before any digest is built.
+    queued = run_onboarding(app)
+    queued += run_reminders(app)
     queued += run_digests(app)
     queued += run_readmission(app)
-    queued += run_onboarding(app)
+    queued += run_retention(app)
     if queued:
         app.outbox_wakeup.set()
     return queued

@@ -30,7 +30,7 @@ from bot.store.people import CaseExtra
 from bot.store.records import RESOLUTION_SOURCES, add_event
 
 MAX_LINES = 100_000
-_CODE_RE = re.compile(r"^[A-Za-z][A-Za-z' -]{0,62}[A-Za-z0-9]$")
+_CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9' -]{0,62}[A-Za-z0-9]$")
 _CONSEQUENCES = ("Not a violation", "Out of scope", "No action taken", "Warning",
                  "First Suspension", "Second Suspension", "Ban", "Other")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y")

@@ -65,6 +65,9 @@ class CaseExtra(SQLModel, table=True):
     types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     documents: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     purged_at: datetime | None = None
+    # Kept for the statistics when a purge deletes the mail they were derived from.
+    acknowledged_at: datetime | None = None
+    first_response_at: datetime | None = None
     retention_reminded_at: datetime | None = None
 
 

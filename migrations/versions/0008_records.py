@@ -68,6 +68,8 @@ def upgrade() -> None:
         sa.Column("types", sa.JSON(), nullable=False),
         sa.Column("documents", sa.Text(), nullable=True),
         sa.Column("purged_at", _dt(), nullable=True),
+        sa.Column("acknowledged_at", _dt(), nullable=True),
+        sa.Column("first_response_at", _dt(), nullable=True),
         sa.Column("retention_reminded_at", _dt(), nullable=True),
         sa.ForeignKeyConstraint(["case_id"], ["case.id"]),
         sa.PrimaryKeyConstraint("case_id"),

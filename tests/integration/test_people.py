@@ -153,3 +153,37 @@ def test_stranger_person_command_changes_nothing(app: App) -> None:
                         subject=f"Re: [CoC {code.replace(' ', '-')}] x #person {PERSON}"))
     assert rows(app, Person) == [] and rows(app, CasePerson) == []
     assert all(r.kind != "repeat_person" for r in rows(app, Outbox))
+
+
+def test_records_command_mails_csv_to_the_member_alone(app: App) -> None:
+    code, mid = report(app)
+    command(app, code, mid, body=f"#person {PERSON} <{ADDRESS}>\n#doc https://docs.example/=x")
+    code2, mid2 = report(app, subject="Second")
+    command(app, code2, mid2, subject_tags="#recuse", sender=SAM)
+    command(app, code, mid, subject_tags="#records", sender=SAM)
+    [mail] = [r for r in rows(app, Outbox) if r.kind == "records"]
+    assert mail.recipients == [SAM]
+    msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    [attachment] = list(msg.iter_attachments())  # type: ignore[attr-defined]
+    data = attachment.get_content()
+    text = data.decode() if isinstance(data, bytes) else data
+    assert text.splitlines()[0].startswith("Date of Report,Case Code Name,Person Code Name")
+    assert code in text and code2 not in text  # the case Sam is recused from is left out
+    assert "quibble" not in text.lower() and "quibble" not in mail.raw.decode().lower()
+
+
+def test_strangers_records_and_outcome_do_nothing(app: App) -> None:
+    code, mid = report(app)
+    command(app, code, mid, subject_tags=f"#person {PERSON}")
+    before = {r.id for r in rows(app, Outbox)}
+    evil = "evil@attacker.example"
+    slug = code.replace(" ", "-")
+    for tags in ("#records", "#outcome banned", "#ban", "#suspend 30d", "#conflict " + code):
+        file(app, make_mail(sender=evil, subject=f"Re: [CoC {slug}] x {tags}", in_reply_to=mid))
+        file(app, make_mail(sender=ALEX, authenticated=False,
+                            subject=f"Re: [CoC {slug}] y {tags}", in_reply_to=mid))
+    new = [r for r in rows(app, Outbox) if r.id not in before]
+    assert all(r.kind == "command_held" for r in new)
+    assert all(evil not in r.recipients for r in new)
+    [link] = rows(app, CasePerson)
+    assert link.record_type is None and link.consequence is None
