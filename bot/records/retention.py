@@ -83,8 +83,9 @@ def purge_case(session: Session, app: App, case: Case) -> dict[str, int]:
     extra.purged_at = app.now_utc()
     session.add(extra)
     counts: dict[str, Any] = {}
-    for model, column in ((InboundMessage, InboundMessage.case_id),
-                          (CaseMessage, CaseMessage.case_id), (Outbox, Outbox.case_id),
+    # Message-id links first: they point at the stored messages.
+    for model, column in ((CaseMessage, CaseMessage.case_id),
+                          (InboundMessage, InboundMessage.case_id), (Outbox, Outbox.case_id),
                           (Participant, Participant.case_id)):
         result = session.exec(delete(model).where(col(column).in_(ids)))  # type: ignore[call-overload]
         counts[model.__name__] = result.rowcount
