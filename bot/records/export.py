@@ -18,9 +18,11 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
 
 from bot.store.models import Case
 from bot.store.people import CaseExtra, CasePerson, Person
@@ -47,31 +49,41 @@ def record_rows(session: Session, zone: ZoneInfo,
                 cases: Iterable[Case] | None = None) -> list[list[str]]:
     """The spreadsheet rows (values as text, not yet neutralised), oldest report first.
 
-    Reads everything in three queries, so ten thousand cases take well under a second.
+    Reads plain columns in three queries (no ORM objects), so ten thousand cases
+    take well under a second.  `cases` limits the rows to those cases.
     """
-    if cases is None:
-        cases = session.exec(select(Case).where(Case.merged_into == None)  # noqa: E711
-                             .order_by(col(Case.date_reported), col(Case.id))).all()
-    people: dict[int, list[tuple[CasePerson, Person]]] = defaultdict(list)
-    for link, person in session.exec(
-            select(CasePerson, Person).join(Person, col(Person.id) == CasePerson.person_id)
+    wanted = None if cases is None else {c.id for c in cases}
+    people: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
+    for case_id, code, consequence in session.execute(
+            sa_select(col(CasePerson.case_id), col(Person.code), col(CasePerson.consequence))
+            .join(Person, col(Person.id) == col(CasePerson.person_id))
             .order_by(col(CasePerson.id))).all():
-        people[link.case_id].append((link, person))
-    extras = {e.case_id: e for e in session.exec(select(CaseExtra)).all()}
+        people[case_id].append((code, consequence))
+    documents = dict(session.execute(
+        sa_select(col(CaseExtra.case_id), col(CaseExtra.documents))
+        .where(col(CaseExtra.documents).is_not(None))).all())
     rows: list[list[str]] = []
-    for case in cases:
-        extra = extras.get(case.id or 0)
-        base = [case.date_reported.astimezone(zone).date().isoformat(), case.code]
-        tail = [extra.documents or "" if extra else ""]
-        middle = [case.status, case.resolution_source or "",
-                  case.resolution_date.isoformat() if case.resolution_date else "",
-                  case.safety_risk or "", case.ongoing_harassment or ""]
-        linked = people.get(case.id or 0, [])
+    for (cid, reported, code, status, source, resolved, safety, ongoing,
+         consequences) in session.execute(
+            sa_select(col(Case.id), col(Case.date_reported), col(Case.code), col(Case.status),
+                      col(Case.resolution_source), col(Case.resolution_date),
+                      col(Case.safety_risk), col(Case.ongoing_harassment),
+                      col(Case.consequences))
+            .where(col(Case.merged_into).is_(None))
+            .order_by(col(Case.date_reported), col(Case.id))).all():
+        if wanted is not None and cid not in wanted:
+            continue
+        when = reported if reported.tzinfo else reported.replace(tzinfo=UTC)
+        base = [when.astimezone(zone).date().isoformat(), code]
+        middle = [status, source or "", resolved.isoformat() if resolved else "",
+                  safety or "", ongoing or ""]
+        tail = [documents.get(cid) or ""]
+        linked = people.get(cid, [])
         if not linked:
-            rows.append([*base, "", *middle, case.consequences or "", *tail])
-        for link, person in linked:
-            rows.append([*base, person.code, *middle,
-                         link.consequence or case.consequences or "", *tail])
+            rows.append([*base, "", *middle, consequences or "", *tail])
+        for person_code, consequence in linked:
+            rows.append([*base, person_code, *middle, consequence or consequences or "",
+                         *tail])
     return rows
 
 

@@ -34,7 +34,7 @@ from bot.store.models import Case
 from bot.store.models import Member as RosterRow
 from bot.store.people import CaseExtra, ConflictStatement
 from bot.store.records import add_event, ensure_participant, find_case
-from bot.store.recusal import shut_out
+from bot.store.recusal import forget_awaiting, shut_out
 
 log = get_logger("onboarding")
 AWAITING_TEXT = "awaiting your conflict statement"
@@ -91,6 +91,7 @@ def run_onboarding(app: App) -> int:
             session.add(ConflictStatement(email=member.email, asked_at=app.now_utc(),
                                           conflicts=[]))
             session.flush()
+            forget_awaiting(session)
             if valid_address(member.email):
                 queue_mail(session, app, kind="onboarding", template="onboarding",
                            to=[member.email],
@@ -134,6 +135,8 @@ def record_statement(session: Session, app: App, member: Member, codes: list[str
     statement.answered_at = app.now_utc()
     statement.conflicts = sorted({*statement.conflicts, *(c.code for c in found)})
     session.add(statement)
+    session.flush()
+    forget_awaiting(session)
     add_event(session, None, EventKind.CONFLICT_STATEMENT, actor=member.email,
               message_id=message_id, at=app.now_utc(), conflicts=len(found))
     session.flush()

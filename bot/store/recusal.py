@@ -39,15 +39,30 @@ def shut_out(session: Session, config: Config, case: Case) -> set[str]:
     return out
 
 
+AWAITING_CACHE = "cocbot.awaiting_conflict_statement"
+
+
 def awaiting_conflict_statement(session: Session, config: Config) -> set[str]:
-    """Every address of members asked about conflicts who have not answered yet."""
-    pending = session.exec(select(ConflictStatement.email).where(
-        ConflictStatement.answered_at == None)).all()  # noqa: E711
+    """Every address of members asked about conflicts who have not answered yet.
+
+    Read once per transaction (the digest and the clocks ask for every case);
+    whoever records a statement drops the cached answer (`forget_awaiting`).
+    """
+    pending = session.info.get(AWAITING_CACHE)
+    if pending is None:
+        pending = list(session.exec(select(ConflictStatement.email).where(
+            ConflictStatement.answered_at == None)).all())  # noqa: E711
+        session.info[AWAITING_CACHE] = pending
     out: set[str] = set()
     for email in pending:
         member = config.member_for(email)
         out.update(member.addresses if member is not None else [email])
     return out
+
+
+def forget_awaiting(session: Session) -> None:
+    """Drop the cached pending statements (after one was asked for or answered)."""
+    session.info.pop(AWAITING_CACHE, None)
 
 
 def is_shut_out(session: Session, config: Config, case: Case, member: Member) -> bool:
