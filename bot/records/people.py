@@ -59,6 +59,8 @@ def parse_people(text: str) -> list[Named]:
             address, name = "", part.strip('"').strip()
         if address and not _BARE_ADDR_RE.match(address):
             raise PersonError(f"not an address: {address!r}")
+        if "<" in name or ">" in name:
+            raise PersonError(f"not an address in <...>: {part!r}")
         if len(name) > MAX_NAME_CHARS:
             raise PersonError("name too long")
         people.append(Named(Identity(names=(name,) if name else (),

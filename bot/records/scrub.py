@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import formataddr, getaddresses
 
 from sqlmodel import Session, col, select
 
@@ -34,14 +35,50 @@ _MEMBER_KINDS = ("transcript", "warning", "repeat_person", "command_held")
 MIN_TERM_CHARS = 3
 
 
+# Headers the bot reads to decide who wrote a message and whether it is
+# authenticated, or that identify it: never rewritten (a reported person who
+# writes in is a participant under their own address, as the README says).
+_KEEP_HEADERS = frozenset({"from", "sender", "reply-to", "authentication-results",
+                           "arc-authentication-results", "arc-seal", "arc-message-signature",
+                           "dkim-signature", "received", "message-id", "in-reply-to",
+                           "references", "return-path", "x-original-from",
+                           "x-original-sender", "content-type", "content-transfer-encoding",
+                           "mime-version", "content-disposition"})
+
+
 def _terms(identities: Iterable[tuple[str, Identity]]) -> list[tuple[re.Pattern[str], str]]:
+    """Patterns for every address (as written) and name (whole words only) of the people."""
     out: list[tuple[re.Pattern[str], str]] = []
     for code, identity in identities:
-        words = [*identity.addresses, *identity.names]
-        for word in sorted(set(words), key=len, reverse=True):
-            if len(word) >= MIN_TERM_CHARS:
-                out.append((re.compile(re.escape(word), re.IGNORECASE), f"[{code}]"))
+        words = [(a, False) for a in identity.addresses] + [(n, True) for n in identity.names]
+        for word, whole in sorted(set(words), key=lambda w: len(w[0]), reverse=True):
+            if len(word) < MIN_TERM_CHARS:
+                continue
+            pattern = re.escape(word)
+            if whole:
+                # "Sam" must not eat "Samantha" or a member's "Sam Jones" address.
+                pattern = rf"(?<![\w@.]){pattern}(?![\w@])"
+            out.append((re.compile(pattern, re.IGNORECASE), f"[{code}]"))
     return out
+
+
+_ADDRESS_HEADERS = frozenset({"to", "cc", "bcc", "resent-to", "resent-cc", "delivered-to",
+                              "x-original-to"})
+
+
+def _address_list(text: str, terms: list[tuple[re.Pattern[str], str]]) -> str:
+    """An address header with each matching mailbox replaced by a placeholder mailbox."""
+    out = []
+    for name, addr in getaddresses([text]):
+        hit = next((ph for pattern, ph in terms if pattern.search(addr) or
+                    (name and pattern.search(name))), None)
+        if hit is None:
+            out.append(formataddr((name, addr)) if name else addr)
+        else:
+            # A parsable stand-in: "[Blue Jay]" <blue-jay@person.invalid> (RFC 2606).
+            slug = "-".join(hit.strip("[]").lower().split())
+            out.append(formataddr((hit, f"{slug}@person.invalid")))
+    return ", ".join(out)
 
 
 def _replace(text: str, terms: list[tuple[re.Pattern[str], str]]) -> str:
@@ -59,11 +96,12 @@ def scrub_bytes(raw: bytes, terms: list[tuple[re.Pattern[str], str]]) -> bytes |
     for part in msg.walk():
         assert isinstance(part, EmailMessage)
         for name, value in list(part.items()):
+            if name.lower() in _KEEP_HEADERS:
+                continue
             text = str(value)
-            new = _replace(text, terms)
+            new = _address_list(text, terms) if name.lower() in _ADDRESS_HEADERS else \
+                _replace(text, terms)
             if new != text:
-                # Rewriting an address header with a placeholder leaves it unparsable
-                # as an address list; it is kept as plain text for the record.
                 del part[name]
                 part[name] = new.replace("\r", " ").replace("\n", " ")
                 changed = True
@@ -78,12 +116,15 @@ def scrub_bytes(raw: bytes, terms: list[tuple[re.Pattern[str], str]]) -> bytes |
             part.set_content(new_body, subtype=part.get_content_subtype(), charset="utf-8")
             changed = True
     out = msg.as_bytes(policy=policy.SMTP) if changed else raw
-    # Anything the structured rewrite missed (an odd encoding) goes as plain bytes.
+    # Anything the structured rewrite missed in the body (an odd encoding, a
+    # malformed part) goes as plain bytes; the kept headers stay as they are.
+    split = re.search(rb"\r?\n\r?\n", out)
+    head, body = (out[:split.end()], out[split.end():]) if split else (out, b"")
     for pattern, placeholder in terms:
         bpattern = re.compile(pattern.pattern.encode("utf-8"), re.IGNORECASE)
-        out, n = bpattern.subn(placeholder.encode("utf-8"), out)
+        body, n = bpattern.subn(placeholder.encode("utf-8"), body)
         changed = changed or n > 0
-    return out if changed else None
+    return head + body if changed else None
 
 
 def case_identities(session: Session, key: IdentityKey, case_ids: list[int]) -> list[
