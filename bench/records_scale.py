@@ -156,11 +156,11 @@ def main() -> int:
         from bot.records.export import record_rows, to_csv
         from bot.records.stats import Period, compute
         from bot.store.db import session_scope
-        from bot.store.records import case_record, list_cases
+        from bot.store.records import case_records, list_cases
 
         def cases_json() -> None:
             with session_scope(app.engine) as session:
-                json.dumps([case_record(session, c) for c in list_cases(session)])
+                json.dumps(case_records(session, list_cases(session)))
 
         def export() -> None:
             with session_scope(app.engine) as session:

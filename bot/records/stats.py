@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.core.config import Config
 from bot.records.casextra import SPACES
@@ -84,7 +85,35 @@ def _addresses(raw: bytes) -> set[str]:
     return {a.lower() for _n, a in getaddresses(values) if a}
 
 
-def response_times(session: Session, config: Config, cases: list[Case]) -> dict[
+class CaseRow(NamedTuple):
+    """The columns of a case the statistics read (plain values, no ORM object)."""
+
+    id: int | None
+    date_reported: datetime
+    status: str
+    resolution_source: str | None
+    resolution_date: date | None
+    safety_risk: str | None
+    consequences: str | None
+    reporter_address: str | None
+
+
+class _Link(NamedTuple):
+    case_id: int
+    person_id: int
+    record_type: str | None
+    consequence: str | None
+
+
+class _HasReporter(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+    @property
+    def reporter_address(self) -> str | None: ...
+
+
+def response_times(session: Session, config: Config, cases: Sequence[_HasReporter]) -> dict[
         int, tuple[datetime | None, datetime | None]]:
     """(acknowledged at, first response at) per case id, from the outbox and the mail.
 
@@ -207,24 +236,33 @@ def compute(session: Session, config: Config, period: Period) -> Stats:
     zone: ZoneInfo = config.schedule.zone
     lo = datetime.combine(period.start, time(0, 0), tzinfo=zone)
     hi = datetime.combine(period.end + timedelta(days=1), time(0, 0), tzinfo=zone)
-    cases = list(session.exec(select(Case).where(
-        Case.merged_into == None,  # noqa: E711
-        col(Case.date_reported) >= lo, col(Case.date_reported) < hi)).all())
+    cases = [CaseRow(*row) for row in session.execute(sa_select(
+        col(Case.id), col(Case.date_reported), col(Case.status), col(Case.resolution_source),
+        col(Case.resolution_date), col(Case.safety_risk), col(Case.consequences),
+        col(Case.reporter_address)).where(
+        col(Case.merged_into).is_(None),
+        col(Case.date_reported) >= lo, col(Case.date_reported) < hi)).all()]
     st = Stats(period=period, min_count=config.stats.min_count, reports=len(cases))
     st.by_month = dict.fromkeys(_months(period), 0)
     st.by_space = {**dict.fromkeys(SPACES, 0), NOT_RECORDED: 0}
     st.by_type = {**dict.fromkeys(config.records.types, 0)}
-    ids = [c.id for c in cases]
+    in_period = (col(Case.merged_into).is_(None), col(Case.date_reported) >= lo,
+                 col(Case.date_reported) < hi)
+    # Joined on the period rather than "IN (ids)": no bound on the number of cases.
     extras = {e.case_id: e for e in session.exec(
-        select(CaseExtra).where(col(CaseExtra.case_id).in_(ids))).all()} if ids else {}
-    links: dict[int, list[CasePerson]] = defaultdict(list)
-    for link in (session.exec(select(CasePerson).where(col(CasePerson.case_id).in_(ids))).all()
-                 if ids else []):
-        links[link.case_id].append(link)
+        select(CaseExtra).join(Case, col(Case.id) == CaseExtra.case_id).where(*in_period)
+    ).all()}
+    links: dict[int, list[_Link]] = defaultdict(list)
+    for row in session.execute(
+            sa_select(col(CasePerson.case_id), col(CasePerson.person_id),
+                      col(CasePerson.record_type), col(CasePerson.consequence))
+            .join(Case, col(Case.id) == col(CasePerson.case_id)).where(*in_period)).all():
+        links[row[0]].append(_Link(*row))
     people = {link.person_id for group in links.values() for link in group}
-    repeat = Counter(session.exec(select(CasePerson.person_id).where(
-        col(CasePerson.person_id).in_(people))).all()) if people else Counter()
-    st.repeat_people = sum(1 for p in people if repeat[p] > 1)
+    counts = Counter(dict(session.execute(
+        sa_select(col(CasePerson.person_id), func.count())
+        .group_by(col(CasePerson.person_id)).having(func.count() > 1)).all()))
+    st.repeat_people = sum(1 for p in people if counts[p] > 1)
     live = response_times(session, config, [c for c in cases
                                             if not (extras.get(c.id or 0) and
                                                     extras[c.id or 0].purged_at)])
