@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.events import EventKind
+from bot.store import clockindex  # noqa: F401  (its listener re-arms a case's clocks per event)
 from bot.store.codenames import new_code_name
 from bot.store.models import Case, CaseMessage, Event, InboundMessage, Participant, utcnow
 from bot.store.recusal import recorded_recusals

@@ -84,12 +84,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_conflictstatement_email", "conflictstatement", ["email"], unique=True)
+    op.create_table(
+        "caseclock",
+        sa.Column("case_id", sa.Integer(), nullable=False),
+        sa.Column("next_check_at", _dt(), nullable=True),
+        sa.Column("config_key", _str(length=64), nullable=False),
+        sa.ForeignKeyConstraint(["case_id"], ["case.id"]),
+        sa.PrimaryKeyConstraint("case_id"),
+    )
+    op.create_index("ix_caseclock_next_check_at", "caseclock", ["next_check_at"])
     # Scale: the records and clocks look cases up by status and date, and the
     # digest and export read events and messages by case.
     op.create_index("ix_case_status_date", "case", ["status", "date_reported"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_caseclock_next_check_at", table_name="caseclock")
+    op.drop_table("caseclock")
     op.drop_index("ix_case_status_date", table_name="case")
     op.drop_index("ix_conflictstatement_email", table_name="conflictstatement")
     op.drop_table("conflictstatement")
