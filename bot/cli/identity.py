@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.common import CliState, fail, pass_state
 
+if TYPE_CHECKING:
+    from bot.records.identitykey import IdentityKey
 
-def _key(state: CliState):  # type: ignore[no-untyped-def]
+
+def _key(state: CliState) -> IdentityKey:
     from bot.records.identitykey import IdentityKeyError, load_key
 
     try:
