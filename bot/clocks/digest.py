@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
 from bot.clocks.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
@@ -338,10 +338,30 @@ def send_digests(app: App, now: datetime, *, force: bool = False,
     return queued
 
 
+# (database, day) -> (newest event id, roster) when every digest that run could
+# send was claimed: until a case changes, another run would build the same
+# recipients and claim nothing new, so a tick need not read every case again.
+_SETTLED: dict[tuple[str, date], tuple[int, str]] = {}
+
+
+def _stamp(app: App) -> tuple[int, str]:
+    with session_scope(app.engine) as session:
+        newest = session.exec(select(func.max(Event.id))).one() or 0
+    roster = "|".join(f"{m.email}:{m.role}" for m in app.config.members)
+    return int(newest), roster
+
+
 def run_digests(app: App) -> int:
     """Send today's digests when the digest time has passed; returns mails queued."""
     now = app.now_utc()
     sched = app.config.schedule
-    if digest_due(now, sched.zone, sched.digest_time) is None:
+    day = digest_due(now, sched.zone, sched.digest_time)
+    if day is None:
         return 0
-    return send_digests(app, now)
+    key = (str(app.engine.url), day)
+    stamp = _stamp(app)  # read before building: a change during the run re-arms
+    if _SETTLED.get(key) == stamp:
+        return 0
+    queued = send_digests(app, now)
+    _SETTLED[key] = stamp
+    return queued
