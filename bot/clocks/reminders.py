@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -256,17 +257,24 @@ def _candidates(app: App) -> list[int]:
     ids: list[int] = []
     with session_scope(app.engine) as session:
         # Resolved cases only matter with a review date or a clock of their own.
-        clocked = set(session.exec(select(Event.case_id).where(
+        clocked = set(session.exec(select(Event.case_id).distinct().where(
             col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT]))).all())
-        for child, parent in session.exec(select(Case.id, Case.merged_into)).all():
+        for child, parent in session.exec(select(Case.id, Case.merged_into).where(
+                col(Case.merged_into).is_not(None))).all():
             root = live_case(session, parent) if child in clocked and parent else None
             if root is not None:
                 clocked.add(root.id)
         key = clock_key(app.config)
         settled = clockindex.not_due(session, now, key)
-        for case in session.exec(select(Case).where(Case.merged_into == None)).all():  # noqa: E711
-            if (case.status != STATUS_ONGOING and case.review_date is None
-                    and case.id not in clocked) or case.id in settled:
+        # Plain columns first: only the cases left to look at are loaded whole.
+        todo = [cid for cid, status, review in session.execute(
+                    sa_select(col(Case.id), col(Case.status), col(Case.review_date))
+                    .where(col(Case.merged_into).is_(None))).all()
+                if not ((status != STATUS_ONGOING and review is None and cid not in clocked)
+                        or cid in settled)]
+        for case_id in todo:
+            case = session.get(Case, case_id)
+            if case is None:
                 continue
             facts = case_facts(session, app.config, case)
             obs = obligations(facts, app.config)
