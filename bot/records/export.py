@@ -33,9 +33,12 @@ COLUMNS = ("Date of Report", "Case Code Name", "Person Code Name", "Status",
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+_FORMULA_FIRST = frozenset(_FORMULA_START)
+
+
 def neutralise(value: str) -> str:
     """`value` made safe for a spreadsheet cell (no formula can start it)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
+    return "'" + value if value[:1] in _FORMULA_FIRST else value
 
 
 def unneutralise(value: str) -> str:
