@@ -183,10 +183,13 @@ def main() -> int:
         if args.records_only:
             return 0
         timed("digest (built, not sent)", 1.0, digest)
-        # The first tick sends what is overdue and claims the day's digests; the
-        # second is a steady tick, the one that runs every minute.
-        timed("scheduler tick (first: sends)", float("inf"), lambda: run_due(app))
-        timed("scheduler tick (steady)", 0.1, lambda: run_due(app))
+        # The first tick sends every overdue reminder and claims the day's
+        # digests; the second looks once more at the cases it just changed (and
+        # stores their next due times); from the third on a tick is steady: the
+        # one that runs every minute.
+        timed("scheduler tick 1 (sends)", float("inf"), lambda: run_due(app))
+        timed("scheduler tick 2 (settles)", float("inf"), lambda: run_due(app))
+        timed("scheduler tick 3 (steady)", 0.1, lambda: run_due(app))
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)
