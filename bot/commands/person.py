@@ -15,9 +15,10 @@ from bot.records.scrub import scrub_case
 class PersonCommand(Command):
     """#person NAME [<address>] - record a reported person in this case.
 
-    Each reported person gets a persistent Person Code Name (e.g. "Blue Jay"),
-    the same one every time they are reported: the bot recognises them by
-    their address (however it is written: case, dots, +tags) or name, without
+    Put it on a line at the top of the body rather than in the subject:
+    subjects show in everyone's mail list. Each reported person gets a
+    persistent Person Code Name (e.g. "Blue Jay"), the same one every time
+    they are reported: the bot recognises them by their address (however it is written: case, dots, +tags) or name, without
     keeping either in clear. Name several people separated by ";" or ",", or
     put one #person line per person at the top of the message. A person
     already known can be named by code name: #person Blue Jay.
@@ -58,5 +59,11 @@ class PersonCommand(Command):
                 texts.append(f"{code} has earlier records: the chairs were told")
         if key is not None:
             scrub_case(cc.session, key, cc.case)
+        if "#person" in (cc.msg.pm.subject or "").lower():
+            # A subject shows in every member's mail list and replies repeat it
+            # (each reply-all would record the person again, harmlessly but noisily).
+            texts.append("tip: put #person on a line at the top of the message body, not in "
+                         "the subject: subjects show in everyone's mail list and replies "
+                         "repeat them")
         return CommandResult("; ".join(texts),
                              changed={"people": [r.person.code for r in recorded]})
