@@ -19,9 +19,10 @@ class PersonCommand(Command):
     subjects show in everyone's mail list. Each reported person gets a
     persistent Person Code Name (e.g. "Blue Jay"), the same one every time
     they are reported: the bot recognises them by their address (however it
-    is written: case, dots, +tags) or name, without keeping either in clear. Name several people separated by ";" or ",", or
-    put one #person line per person at the top of the message. A person
-    already known can be named by code name: #person Blue Jay.
+    is written: case, dots, +tags) or name, without keeping either in clear.
+    Name several people separated by ";" or ",", or put one #person line per
+    person at the top of the message. A person already known can be named by
+    code name: #person Blue Jay.
 
     The real name and address go into the encrypted identity key only; the
     bot's stored copy of this thread shows [Blue Jay] instead. When the person
