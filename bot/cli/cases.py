@@ -23,12 +23,12 @@ def _record_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
 def cases_cmd(state: CliState, as_json: bool, status: str | None) -> None:
     """List the cases (the record spreadsheet)."""
     from bot.store.db import session_scope
-    from bot.store.records import case_record, list_cases
+    from bot.store.records import case_records, list_cases
 
     app = state.app()
     with session_scope(app.engine) as session:
-        records = [case_record(session, c) for c in list_cases(session)
-                   if status is None or c.status == status]
+        records = case_records(session, [c for c in list_cases(session)
+                                         if status is None or c.status == status])
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return

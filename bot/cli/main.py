@@ -19,10 +19,14 @@ from bot.cli import (
     db,
     demo,
     digest,
+    identity,
     members,
     outbox,
+    purge,
     quarantine,
+    records,
     run,
+    stats,
     status,
 )
 from bot.cli.common import CliState, fail
@@ -77,7 +81,9 @@ def accept_config_anywhere(command: click.Command) -> None:
 
 for _command in (check.check_config, db.db_group, run.run_cmd, run.import_cmd, cases.cases_cmd,
                  cases.case_cmd, quarantine.quarantine_group, outbox.outbox_group,
-                 members.members_cmd, digest.digest_cmd, demo.demo_cmd, status.status_cmd):
+                 members.members_cmd, digest.digest_cmd, demo.demo_cmd, status.status_cmd,
+                 records.export_group, records.import_records_cmd, identity.identity_group,
+                 stats.stats_cmd, purge.purge_cmd):
     main.add_command(_command)
 backup.register(db.db_group)
 for _command in main.commands.values():

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
 from bot.clocks.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
@@ -41,6 +41,7 @@ from bot.core.log import get_logger
 from bot.governance.proposals import Proposal, open_proposal
 from bot.governance.quorum import load_quorum_rules
 from bot.outbound.outbox import queue_mail
+from bot.records.onboarding import AWAITING_TEXT, awaiting_statement
 from bot.store.db import session_scope
 from bot.store.models import Case, DigestClaim, Event, Outbox
 from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED, live_case
@@ -332,6 +333,10 @@ def build_digests(session: Session, app: App, now: datetime,
         since = sinces[recipient]
         rows = _case_rows(config, world, recipient, since, now, day)
         rows.update(_activity_rows(config, world, recipient, since, now))
+        if awaiting_statement(session, recipient):
+            # Onboarding: no case detail at all until the member states their conflicts.
+            rows = {"warnings": [[NO_CASE, format_moment(now, config.schedule.zone),
+                                  AWAITING_TEXT]]}
         out.append(Digest(recipient=recipient, day=day, since=since, now=now, rows=rows))
     return out
 
@@ -373,10 +378,30 @@ def send_digests(app: App, now: datetime, *, force: bool = False,
     return queued
 
 
+# (database, day) -> (newest event id, roster) when every digest that run could
+# send was claimed: until a case changes, another run would build the same
+# recipients and claim nothing new, so a tick need not read every case again.
+_SETTLED: dict[tuple[str, date], tuple[int, str]] = {}
+
+
+def _stamp(app: App) -> tuple[int, str]:
+    with session_scope(app.engine) as session:
+        newest = session.exec(select(func.max(Event.id))).one() or 0
+    roster = "|".join(f"{m.email}:{m.role}" for m in app.config.members)
+    return int(newest), roster
+
+
 def run_digests(app: App) -> int:
     """Send today's digests when the digest time has passed; returns mails queued."""
     now = app.now_utc()
     sched = app.config.schedule
-    if digest_due(now, sched.zone, sched.digest_time) is None:
+    day = digest_due(now, sched.zone, sched.digest_time)
+    if day is None:
         return 0
-    return send_digests(app, now)
+    key = (str(app.engine.url), day)
+    stamp = _stamp(app)  # read before building: a change during the run re-arms
+    if _SETTLED.get(key) == stamp:
+        return 0
+    queued = send_digests(app, now)
+    _SETTLED[key] = stamp
+    return queued

@@ -36,10 +36,12 @@ notice went out).  Recused members never get a reminder about the case.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -51,6 +53,7 @@ from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.governance.proposals import latest_agreed, open_proposal
 from bot.outbound.outbox import queue_mail
+from bot.store import clockindex
 from bot.store.db import session_scope
 from bot.store.models import Case, Event
 from bot.store.records import STATUS_ONGOING, add_event, live_case
@@ -305,23 +308,56 @@ def _candidates(app: App) -> list[int]:
     ids: list[int] = []
     with session_scope(app.engine) as session:
         # Resolved cases only matter with a review date or a clock of their own.
-        clocked = set(session.exec(select(Event.case_id).where(
+        clocked = set(session.exec(select(Event.case_id).distinct().where(
             col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT,
                                  EventKind.DANGER_DETECTED]))).all())
-        for child, parent in session.exec(select(Case.id, Case.merged_into)).all():
+        for child, parent in session.exec(select(Case.id, Case.merged_into).where(
+                col(Case.merged_into).is_not(None))).all():
             root = live_case(session, parent) if child in clocked and parent else None
             if root is not None:
                 clocked.add(root.id)
-        for case in session.exec(select(Case).where(Case.merged_into == None)).all():  # noqa: E711
-            if (case.status != STATUS_ONGOING and case.review_date is None
-                    and case.id not in clocked):
+        key = clock_key(app.config)
+        settled = clockindex.not_due(session, now, key)
+        # Plain columns first: only the cases left to look at are loaded whole.
+        todo = [cid for cid, status, review in session.execute(
+                    sa_select(col(Case.id), col(Case.status), col(Case.review_date))
+                    .where(col(Case.merged_into).is_(None))).all()
+                if not ((status != STATUS_ONGOING and review is None and cid not in clocked)
+                        or cid in settled)]
+        for case_id in todo:
+            case = session.get(Case, case_id)
+            if case is None:
                 continue
             facts = case_facts(session, app.config, case)
             obs = obligations(facts, app.config)
             if any(due_now(o, facts, app.config, now) for o in obs) or _answered(
                     facts, {o.key for o in obs}):
                 ids.append(case.id or 0)
+            else:
+                clockindex.remember(session, case.id or 0, next_check(obs, facts, app.config),
+                                    key)
     return ids
+
+
+def next_check(obs: list[Obligation], facts: CaseFacts, config: Config) -> datetime | None:
+    """The earliest moment any of `obs` can be due (None: nothing open).
+
+    A lower bound: working hours only ever make a reminder later, so a case is
+    never skipped past the moment it is due.
+    """
+    repeat = timedelta(hours=config.schedule.reminder_repeat_hours)
+    times = []
+    for ob in obs:
+        sent = facts.reminders_sent(ob.key)
+        times.append(max(ob.due, sent[-1].at + repeat) if sent else ob.due)
+    return min(times) if times else None
+
+
+def clock_key(config: Config) -> str:
+    """A key of what due times depend on: the schedule and the roster."""
+    data = config.schedule.model_dump_json() + "|".join(
+        f"{m.email}:{m.role}" for m in config.members)
+    return hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
 def run_reminders(app: App) -> int:

@@ -25,6 +25,9 @@ from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.core.log import get_logger
 from bot.governance.danger import send_urgent_summaries
+from bot.records.onboarding import run_onboarding
+from bot.records.readmission import run_readmission
+from bot.records.retention import run_retention
 
 log = get_logger("scheduler")
 
@@ -35,10 +38,14 @@ _RUN_LOCK = threading.Lock()
 
 def run_due(app: App) -> int:
     """Run every job that is due at app.now(); returns how many mails they queued."""
-    # Urgent notices merged under the hourly cap go out first, on the next tick.
-    queued = send_urgent_summaries(app)
+    # Onboarding first: a newcomer is shut out of every case before any digest is
+    # built; then urgent notices merged under the hourly cap.
+    queued = run_onboarding(app)
+    queued += send_urgent_summaries(app)
     queued += run_reminders(app)
     queued += run_digests(app)
+    queued += run_readmission(app)
+    queued += run_retention(app)
     if queued:
         app.outbox_wakeup.set()
     return queued

@@ -359,6 +359,37 @@ class LogSection(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class IdentitySection(_Section):
+    """Where the Person Identity Key's key is (never in the database)."""
+
+    # A file holding the key (COCBOT_IDENTITY_KEY / COCBOT_IDENTITY_KEY_FILE override it).
+    key_file: str | None = None
+
+
+class StatsSection(_Section):
+    """Published statistics."""
+
+    # Counts below this are printed as "fewer than N", so no small group is identifiable.
+    min_count: int = Field(default=3, ge=1)
+
+
+class RetentionSection(_Section):
+    """How long case details are kept after resolution."""
+
+    # Cases resolved more than this many years ago are due for `cocbot purge`
+    # (the chairs get a reminder); unset: no reminder.
+    years: float | None = Field(default=None, gt=0)
+
+
+class RecordsSection(_Section):
+    """Record-keeping vocabularies."""
+
+    # The kinds of behaviour `#type` accepts (and the statistics count).
+    types: list[str] = Field(default_factory=lambda: [
+        "harassment", "discrimination", "personal attack", "threat", "sexual content",
+        "spam", "disruption", "doxxing", "other"])
+
+
 class Config(_Section):
     """The whole configuration."""
 
@@ -377,6 +408,10 @@ class Config(_Section):
     local_representatives: list[LocalRepresentative] = Field(default_factory=list)
     log: LogSection = LogSection()
     status: StatusSection = StatusSection()
+    identity: IdentitySection = IdentitySection()
+    stats: StatsSection = StatsSection()
+    retention: RetentionSection = RetentionSection()
+    records: RecordsSection = RecordsSection()
     rules_dir: str | None = None
     templates_dir: str | None = None
     base_dir: str = "."

@@ -95,3 +95,20 @@ class EventKind(StrEnum):
     MEMBER_JOINED = "member_joined"  # a member was added to the roster
     MEMBER_CHANGED = "member_changed"  # a member's role or name changed
     MEMBER_LEFT = "member_left"  # a member left the roster
+    # Records (people, outcomes, export, statistics, retention, onboarding)
+    PERSON_RECORDED = "person_recorded"  # a reported person was recorded (code name only)
+    REPEAT_PERSON_NOTICE = "repeat_person_notice"  # chairs told a person has earlier records
+    RECORD_TYPE_SET = "record_type_set"  # a person's record type (the manual's five) was set
+    SUSPENDED = "suspended"  # a person was suspended (dates in data)
+    BANNED = "banned"  # a person was banned permanently
+    READMISSION_DUE = "readmission_due"  # a short suspension ended: readmission reminder sent
+    DOCUMENTS_SET = "documents_set"  # the Documents link was recorded
+    SPACE_SET = "space_set"  # where it happened was recorded
+    TYPES_SET = "types_set"  # the kinds of behaviour were recorded
+    RECORDS_SENT = "records_sent"  # a member was mailed the records export
+    RECORDS_IMPORTED = "records_imported"  # the group's spreadsheet rows were imported
+    IDENTITY_KEY_ROTATED = "identity_key_rotated"  # identities were re-encrypted with a new key
+    PURGED = "purged"  # a case's details were purged under the retention policy
+    RETENTION_DUE = "retention_due"  # chairs were reminded that cases passed retention
+    ONBOARDING_SENT = "onboarding_sent"  # a new member was sent the code-name list
+    CONFLICT_STATEMENT = "conflict_statement"  # a member declared their conflicts (or none)

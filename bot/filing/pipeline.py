@@ -79,7 +79,10 @@ def process_message(app: App, session: Session, raw: bytes, origin: Origin) -> O
     place = _place(app, session, msg)
     received = _received(origin, pm, app)
     if place.case is None and _answers_caseless_bot_mail(app, pm):
-        return _file_without_case(session, msg, received)
+        outcome = _file_without_case(session, msg, received)
+        for name in pipelines.CASELESS:
+            pipelines.resolve(name, "caseless")(app, session, pm, raw, origin.backfill)
+        return outcome
     case = place.case if place.case is not None else _open_for_report(session, msg, place,
                                                                       received)
     inbound = _store(session, msg, place, case, received)

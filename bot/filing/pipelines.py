@@ -14,9 +14,14 @@ from typing import Any
 
 # Every filed message: shut out a member the report names (first, so nothing
 # below reaches them), acknowledge the reporter (or say why not), raise the
-# danger alarm (whatever the acknowledgement did), run members' commands, then
-# check thread hygiene (which reads what the commands changed).
-FILED: tuple[str, ...] = ("exclusion", "acknowledge", "danger", "commands", "hygiene")
+# danger alarm (whatever the acknowledgement did), run members' commands, check
+# thread hygiene (which reads what the commands changed), then take recorded
+# people's identities out of the stored copy (records).
+FILED: tuple[str, ...] = ("exclusion", "acknowledge", "danger", "commands", "hygiene",
+                          "records")
+# A reply to the bot's case-less mail (the onboarding question), filed without
+# a case: each named module's ``caseless(app, session, pm, raw, quiet)`` runs.
+CASELESS: tuple[str, ...] = ("onboarding",)
 # A known Message-ID that comes back with other bytes: never acted on twice.
 REPLAY: tuple[str, ...] = ("commands",)
 

@@ -39,6 +39,9 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
+            # Deleted and overwritten content is zeroed on disk, so a purge or an
+            # identity scrub leaves nothing behind in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
     return engine

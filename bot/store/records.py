@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.events import EventKind
+from bot.store import clockindex  # noqa: F401  (its listener re-arms a case's clocks per event)
 from bot.store.codenames import new_code_name
 from bot.store.models import Case, CaseMessage, Event, InboundMessage, Participant, utcnow
 from bot.store.recusal import recorded_exclusions, recorded_recusals
@@ -212,3 +213,44 @@ def find_case(session: Session, code: str) -> Case | None:
     if case is None or case.id is None:
         return None
     return live_case(session, case.id)
+
+
+def case_records(session: Session, cases: list[Case]) -> list[dict[str, Any]]:
+    """`case_record` for many cases at once: two queries in all instead of two per case."""
+    ids = {c.id for c in cases}
+    message_ids: dict[int, list[str]] = {i: [] for i in ids if i is not None}
+    for case_id, mid in session.exec(
+            select(CaseMessage.case_id, CaseMessage.message_id)
+            .where(CaseMessage.seen == True)  # noqa: E712
+            .order_by(col(CaseMessage.id))).all():
+        if case_id in message_ids:
+            message_ids[case_id].append(mid)
+    recused: dict[int, set[str]] = {i: set() for i in message_ids}
+    for case_id, address in session.exec(
+            select(Participant.case_id, Participant.address)
+            .where(Participant.recused == True)).all():  # noqa: E712
+        if case_id in recused:
+            recused[case_id].add(address)
+    out = []
+    for case in cases:
+        record = case_record_fields(case)
+        record["message_ids"] = message_ids.get(case.id or 0, [])
+        record["recused"] = sorted(recused.get(case.id or 0, set()))
+        out.append(record)
+    return out
+
+
+def case_record_fields(case: Case) -> dict[str, Any]:
+    """The record fields of `case` that need no other table (the `cases --json` shape)."""
+    return {
+        "code": case.code,
+        "status": case.status,
+        "date_reported": case.date_reported.isoformat(),
+        "resolution_source": case.resolution_source,
+        "resolution_date": case.resolution_date.isoformat() if case.resolution_date else None,
+        "safety_risk": case.safety_risk,
+        "ongoing_harassment": case.ongoing_harassment,
+        "consequences": case.consequences,
+        "point_of_contact": case.point_of_contact,
+        "review_date": case.review_date.isoformat() if case.review_date else None,
+    }

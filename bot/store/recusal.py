@@ -3,13 +3,15 @@
 A member is shut out of a case when they recused themselves from it, or when
 they were excluded from it because the report concerns them (the manual,
 "Conflicts of Interest": "that member must be excluded from the response
-process").  A report that names a member shuts them out at once, before any
-chair confirms it with `#exclude` (`member_named` events); a confirmed
-exclusion is an `excluded` event.  Commands, reminders, the digest, urgent
-notices, hygiene warnings and the quorum all ask `shut_out` / `is_shut_out`, so
-the answer cannot differ between them.  `excluded` / `is_excluded` tell the
-two reasons apart where the bot must say nothing at all (an excluded member
-gets no transcript, not even a refusal).
+process"), and from every case while they have not yet answered the
+onboarding question about conflicts of interest (`bot.records.onboarding`).
+A report that names a member shuts them out at once, before any chair
+confirms it with `#exclude` (`member_named` events); a confirmed exclusion is
+an `excluded` event.  Commands, reminders, the digest, urgent notices, hygiene
+warnings and the quorum all ask `shut_out` / `is_shut_out`, so the answer
+cannot differ between them.  `excluded` / `is_excluded` tell the reasons apart
+where the bot must say nothing at all (an excluded member gets no transcript,
+not even a refusal).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlmodel import Session, col, select
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
 from bot.store.models import Case, Event, Participant
+from bot.store.people import ConflictStatement
 
 # Event kinds that shut the member in their data["member"] out of the case.
 EXCLUDING_EVENTS = (EventKind.MEMBER_NAMED, EventKind.EXCLUDED)
@@ -85,8 +88,36 @@ def is_excluded(session: Session, config: Config, case: Case, member: Member) ->
 
 def shut_out(session: Session, config: Config, case: Case) -> set[str]:
     """Every address of every member shut out of `case` (recused or excluded)."""
-    return _with_aliases(config, [*recorded_recusals(session, case),
-                                  *recorded_exclusions(session, case)])
+    out = _with_aliases(config, [*recorded_recusals(session, case),
+                                 *recorded_exclusions(session, case)])
+    out.update(awaiting_conflict_statement(session, config))
+    return out
+
+
+AWAITING_CACHE = "cocbot.awaiting_conflict_statement"
+
+
+def awaiting_conflict_statement(session: Session, config: Config) -> set[str]:
+    """Every address of members asked about conflicts who have not answered yet.
+
+    Read once per transaction (the digest and the clocks ask for every case);
+    whoever records a statement drops the cached answer (`forget_awaiting`).
+    """
+    pending = session.info.get(AWAITING_CACHE)
+    if pending is None:
+        pending = list(session.exec(select(ConflictStatement.email).where(
+            ConflictStatement.answered_at == None)).all())  # noqa: E711
+        session.info[AWAITING_CACHE] = pending
+    out: set[str] = set()
+    for email in pending:
+        member = config.member_for(email)
+        out.update(member.addresses if member is not None else [email])
+    return out
+
+
+def forget_awaiting(session: Session) -> None:
+    """Drop the cached pending statements (after one was asked for or answered)."""
+    session.info.pop(AWAITING_CACHE, None)
 
 
 def is_shut_out(session: Session, config: Config, case: Case, member: Member) -> bool:
