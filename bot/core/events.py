@@ -63,3 +63,8 @@ class EventKind(StrEnum):
     MEMBER_JOINED = "member_joined"  # a member was added to the roster
     MEMBER_CHANGED = "member_changed"  # a member's role or name changed
     MEMBER_LEFT = "member_left"  # a member left the roster
+    # Hostile mail (security)
+    OUTBOX_QUARANTINED = "outbox_quarantined"  # a rendered mail failed the header check; not sent
+    POSSIBLE_LINK = "possible_link"  # a stranger's mail cited ids of another case; not merged
+    OWN_ID_IMPERSONATED = "own_id_impersonated"  # a mail carried one of our ids but not our content
+    CONTENT_REPLAYED = "content_replayed"  # signed content seen before under another Message-ID

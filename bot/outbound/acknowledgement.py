@@ -17,6 +17,7 @@ from bot.core.log import get_logger
 from bot.mail.message import ParsedMessage
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.outbound.render import clean_header
+from bot.outbound.safeheaders import hides_controls
 from bot.store.models import Case
 from bot.store.records import add_event
 
@@ -38,6 +39,8 @@ def greeting_name(name: str | None) -> str:
     accepted, at most a few words: a display name can be chosen by anyone, and
     an acknowledgement must not carry a URL or a sentence to a forged sender.
     """
+    if hides_controls(name):
+        return ""
     text = clean_header(name or "", limit=200).strip(" \"'")
     if not text or len(text) > MAX_GREETING_CHARS or len(text.split()) > MAX_GREETING_WORDS:
         return ""
