@@ -84,7 +84,9 @@ def queue_acknowledgement(
     row = queue_mail(
         session, app, kind="acknowledgement", template=template, to=[to],
         cc=[app.config.conduct_address], case=case, reply_to=report,
-        auto_submitted="auto-replied",
+        # A fixed subject of our own, no code name: nothing of the incoming mail is
+        # echoed to an address anyone can forge.  Replies thread by our Message-ID.
+        auto_submitted="auto-replied", tag_subject=False,
         context={
             "greeting_name": greeting_name(sender.name if sender else case.reporter_name),
             "contact_name": contact_name(app, case),
