@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bot.store.signed  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

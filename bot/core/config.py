@@ -123,6 +123,8 @@ class AuthSection(_Section):
     """Whose Authentication-Results header the bot trusts."""
 
     authserv_id: str = ""
+    # A command mail whose Date is older than this (or in the future) is held.
+    command_max_age_days: float = Field(default=7.0, gt=0)
 
 
 def _tz(value: str) -> str:

@@ -7,14 +7,20 @@ Best evidence first:
    is remembered, so a reply citing a message the bot never saw still lands
    right, and a parent arriving after its reply finds it); when the cited ids
    point at two cases, this message ties them and they are merged;
-3. the case code name in the subject (``[CoC home-shelf]``), but only from a
-   member or a participant of that case.
+3. the case code name in the subject (``[CoC home-shelf]``), but only from an
+   authenticated member, or from a participant of that case whose From is not a
+   member's address (a forged member From is a stranger's mail).
+
+Only an authenticated member's mail may merge cases.  A stranger's mail whose
+cited ids point at two cases is filed into one of them (the one the sender
+takes part in, else the oldest) and the others are returned as possible links,
+for members to look at and ``#merge`` if right.
 Ids without an ``@`` were already dropped by the parser and link nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
@@ -32,6 +38,8 @@ class ThreadMatch:
     case: Case | None
     how: str  # own-id | references | subject | none
     merged: list[str]
+    # Cases a stranger's mail tied to this one (not merged; shown to members).
+    links: list[Case] = field(default_factory=list)
 
 
 def _cases_for_ids(session: Session, ids: list[str]) -> dict[int, Case]:
@@ -47,13 +55,22 @@ def _cases_for_ids(session: Session, ids: list[str]) -> dict[int, Case]:
 
 
 def match_case(
-    session: Session, pm: ParsedMessage, secret: str, *, sender_is_member: bool
+    session: Session, pm: ParsedMessage, secret: str, *, sender_is_member: bool,
+    claims_member: bool = False, trust_own_id: bool = True,
 ) -> ThreadMatch:
-    """Find (and, when one message ties two cases, merge) the case for `pm`."""
+    """Find the case for `pm`; merge two cases it ties only for an authenticated member.
+
+    - sender_is_member: the sender is an authenticated member (may merge, may
+      thread by subject tag);
+    - claims_member: From shows a member's address (authenticated or not); a
+      claim that did not authenticate never threads by subject tag;
+    - trust_own_id: the message's own id may be taken as one of ours (False
+      when it carries our id but does not match what the outbox sent).
+    """
     cited = pm.cited_ids
     merged: list[str] = []
 
-    for mid in [pm.message_id, *cited]:
+    for mid in [pm.message_id if trust_own_id else None, *cited]:
         cid = own_case_id(secret, mid)
         if cid:
             case = live_case(session, cid)
@@ -61,23 +78,31 @@ def match_case(
                 return ThreadMatch(case, "own-id", merged)
 
     # The message's own id counts too: a reply that arrived first already cited it.
-    own = [pm.message_id] if pm.message_id else []
+    own = [pm.message_id] if pm.message_id and trust_own_id else []
     candidates = _cases_for_ids(session, [*own, *cited])
     if candidates:
         ordered = sorted(candidates.values(), key=lambda c: (c.date_reported, c.id or 0))
         keep = ordered[0]
-        for other in ordered[1:]:
-            merge_cases(session, keep, other, message_id=pm.message_id)
-            merged.append(other.code)
-        return ThreadMatch(keep, "references", merged)
+        if sender_is_member:
+            for other in ordered[1:]:
+                merge_cases(session, keep, other, message_id=pm.message_id)
+                merged.append(other.code)
+            return ThreadMatch(keep, "references", merged)
+        sender = pm.first_from
+        theirs = [c for c in ordered
+                  if is_participant(session, c, sender.addr if sender else None)]
+        if len(theirs) == 1:
+            keep = theirs[0]
+        return ThreadMatch(keep, "references", merged,
+                           links=[c for c in ordered if c.id != keep.id])
 
     code = find_code_in_subject(pm.subject)
     if code:
         case = find_case(session, code)
         sender = pm.first_from
-        if case is not None and (
-            sender_is_member or is_participant(session, case, sender.addr if sender else None)
-        ):
+        if case is not None and (sender_is_member or (
+                not claims_member
+                and is_participant(session, case, sender.addr if sender else None))):
             return ThreadMatch(case, "subject", merged)
 
     return ThreadMatch(None, "none", merged)

@@ -54,7 +54,7 @@ from bot.hygiene.identity import (
     fold,
     identity_patterns,
     message_texts,
-    reporter_identity,
+    reporter_identities,
 )
 from bot.hygiene.policies import (
     CcConductPolicy,
@@ -262,24 +262,33 @@ class ReporterLeak(RuleKind):
         if ctx.sender_member is None or ctx.inbound.kind not in CHECKED_KINDS:
             return None
         config = ctx.app.config
-        identity = reporter_identity(ctx.session, ctx.case)
-        book = AddressBook.build(config, policy, [*policy.trusted_addresses,
-                                                  *identity.addresses])
         member_emails = {m.email for m in config.members}
-        outsiders = {k: a for k, a in book.keys(ctx.pm.recipients).items()
-                     if k not in member_emails}
-        if not outsiders:
-            return None
-        patterns = identity_patterns(identity, min_name_part=policy.min_name_part,
-                                     ignore_words=policy.ignore_words)
         found: dict[str, list[str]] = {}
-        for where, text in message_texts(ctx.pm):
-            for what in find_identity(text, patterns):
-                found.setdefault(what, [])
-                if where not in found[what]:
-                    found[what].append(where)
+        outsiders: dict[str, Address] = {}
+        texts = message_texts(ctx.pm)
+        # Each reporter on their own: another reporter of a merged case is an
+        # outsider to this reporter's identity.
+        for identity in reporter_identities(ctx.session, ctx.case):
+            book = AddressBook.build(config, policy, [*policy.trusted_addresses,
+                                                      *identity.addresses])
+            theirs = {k: a for k, a in book.keys(ctx.pm.recipients).items()
+                      if k not in member_emails}
+            if not theirs:
+                continue
+            patterns = identity_patterns(identity, min_name_part=policy.min_name_part,
+                                         ignore_words=policy.ignore_words)
+            hit = False
+            for where, text in texts:
+                for what in find_identity(text, patterns):
+                    hit = True
+                    found.setdefault(what, [])
+                    if where not in found[what]:
+                        found[what].append(where)
+            if hit:
+                outsiders.update(theirs)
         if not found:
             return None
+        book = AddressBook.build(config, policy, policy.trusted_addresses)
         # The text they wrote also sits inside the whole body; say the specific place.
         for places in found.values():
             if OWN_TEXT in places and WHOLE_TEXT in places:

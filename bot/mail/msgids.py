@@ -72,8 +72,8 @@ def own_case_id(secret: str, message_id: str | None) -> int | None:
     legacy = _LEGACY_RE.match(message_id)
     if not legacy:
         return None
-    cid, token, mac = int(legacy.group(1)), legacy.group(2), legacy.group(3)
-    if not hmac.compare_digest(mac, _legacy_mac(secret, cid, token)):
+    cid = int(legacy.group(1))
+    if not hmac.compare_digest(legacy.group(3), _legacy_mac(secret, cid, legacy.group(2))):
         return None
     return cid
 
