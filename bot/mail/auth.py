@@ -220,7 +220,11 @@ def _parse_from(value: str) -> tuple[str, str]:
         raise _Reject("From is not valid UTF-8")
     _check_encoded_words(value)
 
-    header: Any = policy.default.header_factory("From", value)
+    try:
+        header: Any = policy.default.header_factory("From", value)
+    except (ValueError, TypeError, IndexError, HeaderParseError) as exc:
+        # e.g. an encoded-word decoding to CR/LF inside a display name.
+        raise _Reject("From has parse defects") from exc
     if header.defects:
         raise _Reject("From has parse defects")
     groups = header.groups

@@ -103,7 +103,7 @@ def test_shipped_acknowledgements_render(template: str, danger: bool) -> None:
     ctx = {"reply_subject": "Re: hello", "greeting_name": "", "contact_name": "",
            "danger": danger, "signature": "DSF Code of Conduct Working Group"}
     out = render_mail(make_config(), template, ctx)
-    assert out.subject == "Re: hello"
+    assert out.subject == "Your report to the Django Code of Conduct Working Group"
     assert out.text.startswith("Hi,\n\nThank you so much for reporting")
     assert out.text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
     assert ("law enforcement" in out.text) is danger
