@@ -160,7 +160,8 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
-                                                     "mail_queued"]),
+                                                     "mail_queued", "possible_link",
+                                                     "outbox_quarantined"]),
                                 col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
     ).all())

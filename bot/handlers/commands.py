@@ -369,11 +369,13 @@ def handle_commands(ctx: MessageContext) -> None:
     recused = is_shut_out(ctx.session, ctx.app.config, ctx.case, member)
     errors = sum(1 for line in lines if not line.ok)
     outside = outside_recipients(pm, config)
-    add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
-              message_id=pm.message_id, at=ctx.app.now_utc(),
-              commands=[item.tag.name for item in plan.items if item.known],
-              unknown=[item.tag.name for item in plan.unknown], errors=errors,
-              stopped=plan.stopped, recused=recused, outside_recipients=outside)
+    if plan.items:
+        # With only held subject tags nothing was processed (the transcript says so).
+        add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
+                  message_id=pm.message_id, at=ctx.app.now_utc(),
+                  commands=[item.tag.name for item in plan.items if item.known],
+                  unknown=[item.tag.name for item in plan.unknown], errors=errors,
+                  stopped=plan.stopped, recused=recused, outside_recipients=outside)
     log.info("commands processed", case=ctx.case.code, message_id=pm.message_id,
              commands=len(lines), errors=errors)
     if ctx.quiet:
