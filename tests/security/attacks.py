@@ -43,6 +43,9 @@ from tests.security.redteam import (
 
 V1, V2, A0 = "v1@mail.example", "v2@victim.example", "a0@attacker.example"
 GENUINE_ID = "genuine@example.org"
+# The scene is set "yesterday" (wave 0 runs with --now a day back), so that the
+# attacks' run sends today's digest after filing them.
+SETUP_DATE = old(1 + 10 / 1440)
 SECRET = "test-secret"
 
 
@@ -53,13 +56,13 @@ def setup_mail() -> list[bytes]:
     return [
         raw_mail([("From", f"Jo Reporter <{REPORTER}>"), ("To", CONDUCT),
                   ("Subject", SUBJECT_V1), ("Message-ID", f"<{V1}>")],
-                 f"Hello,\n\n{PHRASE_V1}.\n"),
+                 f"Hello,\n\n{PHRASE_V1}.\n", date=SETUP_DATE),
         raw_mail([("From", f"{KIM_NAME} <{KIM}>"), ("To", CONDUCT),
                   ("Subject", SUBJECT_V2), ("Message-ID", f"<{V2}>")],
-                 f"Hi,\n\n{PHRASE_V2}.\n"),
+                 f"Hi,\n\n{PHRASE_V2}.\n", date=SETUP_DATE),
         raw_mail([("From", f"{ATTACKER_NAME} <{ATTACKER}>"), ("To", CONDUCT),
                   ("Subject", "Complaint about moderators"), ("Message-ID", f"<{A0}>")],
-                 f"{PHRASE_A0}.\n"),
+                 f"{PHRASE_A0}.\n", date=SETUP_DATE),
         genuine_mail(),
     ]
 
@@ -70,7 +73,7 @@ def genuine_mail(mid: str = GENUINE_ID, subject: str = f"Re: {SUBJECT_V2} #safet
             " h=from:to:subject:date:message-id:in-reply-to;"
             " bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=;"
             f" {GENUINE_DKIM_B}")
-    return member_mail(ALEX, "Alex Smith", subject, mid, in_reply_to=V2,
+    return member_mail(ALEX, "Alex Smith", subject, mid, in_reply_to=V2, date=SETUP_DATE,
                        body="Marking the safety risk.\n", extra=[("DKIM-Signature", dkim)])
 
 

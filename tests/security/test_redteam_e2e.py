@@ -2,17 +2,17 @@
 
 One Dovecot, one SMTP sink and one bot database for the module.  Wave 0 sets the
 scene (two victims' reports, the attacker's own report, a genuine signed member
-command); wave 1 delivers every attack at once, wave 2 what needs wave 1's
-results; each wave is one `cocbot run --once`.  A last run a day later sends the
-digest.  Then every attack's check runs as its own test, and the confidentiality
-sweep reads every mail the bot sent.
+command) in one `cocbot run --once` a day back (``--now``).  Then every attack
+goes into the inbox at once (those needing another attack's effect after it:
+intake files mail in arrival order) for one more run, which also sends the next
+digest.  Every attack's check then runs as its own test, and the
+confidentiality sweep reads every mail the bot sent.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
-import json
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.botproc import e2e_config, run_cli
+from bot.store.db import upgrade
+from tests.e2e.botproc import db_rows, e2e_config, run_cli
 from tests.helpers import MAYA, MEMBERS, REPORTER
 from tests.security.attacks import ATTACKS, V1, V2, setup_mail
 from tests.security.redteam import (
@@ -65,10 +66,9 @@ def _id(captured: object) -> str:
 
 def _world(config: Path, sink: SmtpSink) -> World:
     world = World()
-    cases = json.loads(run_cli(config, "cases", "--json").stdout)
-    for case in cases:
-        for mid in case["message_ids"]:
-            world.codes[mid] = case["code"]
+    for mid, code in db_rows(config, "select m.message_id, c.code from casemessage m "
+                                     "join 'case' c on c.id = m.case_id"):
+        world.codes[mid] = code
     for mail in sink.messages:
         subject = _subject(mail)
         rcpts = [r.lower() for r in mail.rcpt_tos]
@@ -93,21 +93,21 @@ def outcome(dovecot: Dovecot) -> Iterator[Outcome]:
             tmp, dovecot, sink, intake={"backfill_before": "2000-01-01"},
             acknowledgement={"global_cap_per_hour": 1000},
             schedule={"digest_time": "00:00"})
-        run_cli(config, "db", "upgrade")
+        upgrade(f"sqlite:///{tmp / 'cocbot.db'}")
         _deliver(dovecot, setup_mail())
-        run_cli(config, "run", "--once")
+        yesterday = datetime.now(UTC) - timedelta(days=1)
+        run_cli(config, "run", "--once", "--now", yesterday.isoformat())
         world = _world(config, sink)
-        for wave in (1, 2):
-            batch: list[bytes] = []
-            for attack in ATTACKS:
-                if attack.wave != wave or attack.build is None:
-                    continue
-                attack.raw = attack.build(world).replace(b"<MID>", f"<{attack.mid}>".encode())
-                batch.append(attack.raw)
-            _deliver(dovecot, batch)
-            run_cli(config, "run", "--once")
-        tomorrow = (datetime.now(UTC) + timedelta(days=1)).replace(hour=0, minute=30)
-        run_cli(config, "run", "--once", "--now", tomorrow.isoformat())
+        # Wave 2 needs what wave 1 did; intake files mail in arrival order, so both
+        # go in one batch and one run, which also sends today's digest.
+        batch: list[bytes] = []
+        for attack in sorted(ATTACKS, key=lambda a: a.wave):
+            if attack.build is None:
+                continue
+            attack.raw = attack.build(world).replace(b"<MID>", f"<{attack.mid}>".encode())
+            batch.append(attack.raw)
+        _deliver(dovecot, batch)
+        run_cli(config, "run", "--once")
         yield Outcome.load(config, world, sink.messages)
 
 
