@@ -124,6 +124,16 @@ def echo_failed(words: tuple[str, ...]) -> object:
     return check
 
 
+def alert_names_no_one(out: Outcome, attack: Attack) -> None:
+    alerts = [m for m in out.sent if "never reached" in _subject(m.content)]
+    assert alerts, "no alert: the vector was not exercised"
+    for mail in alerts:
+        assert {r.lower() for r in mail.rcpt_tos} <= {MAYA, ALEX, SAM}
+        text = decoded_text(mail.content).lower()
+        for word in (ATTACKER, ATTACKER_NAME.lower(), "liar-xyz", "jo reporter", SUBJECT_V1.lower()):
+            assert word not in text, word
+
+
 def held(out: Outcome, attack: Attack) -> None:
     out.assert_held(attack.mid)
 
@@ -348,6 +358,13 @@ def _attacks() -> list[Attack]:
     add("echo reply-to redirect", "2",
         stranger_report(32, extra=(("Reply-To", "replyto@phish.example"),)),
         echo_failed(("replyto@phish.example",)))
+
+    add("stranger reply citing a message the group never saw", "2",
+        lambda w: raw_mail([("From", f"{ATTACKER_NAME} <{ATTACKER}>"), ("To", CONDUCT),
+                            ("Subject", f"Re: {SUBJECT_V1} Jo Reporter LIAR-XYZ"),
+                            ("Message-ID", "<MID>"), ("In-Reply-To", "<ghost@attacker.example>"),
+                            ("References", f"{_fmt(V1)} <ghost@attacker.example>")]),
+        alert_names_no_one)
 
     # ---- 4: commands borrowed from someone else's subject
     add("borrowed resolve and contact via reply-all", "4",
