@@ -11,7 +11,8 @@ Best evidence first:
    authenticated member, or from a participant of that case whose From is not a
    member's address (a forged member From is a stranger's mail).
 
-Only an authenticated member's mail may merge cases.  A stranger's mail whose
+Only an authenticated member's mail may merge cases, and only a tie of its own
+(`_may_merge`).  A stranger's mail whose
 cited ids point at two cases is filed into one of them (the one the sender
 takes part in, else the oldest) and the others are returned as possible links,
 for members to look at and ``#merge`` if right.
@@ -24,10 +25,11 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, select
 
+from bot.core.events import EventKind
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import own_case_id
 from bot.store.codenames import find_code_in_subject
-from bot.store.models import Case, CaseMessage
+from bot.store.models import Case, CaseMessage, Event
 from bot.store.records import find_case, is_participant, live_case, merge_cases
 
 
@@ -83,7 +85,7 @@ def match_case(
     if candidates:
         ordered = sorted(candidates.values(), key=lambda c: (c.date_reported, c.id or 0))
         keep = ordered[0]
-        if sender_is_member:
+        if sender_is_member and _may_merge(session, pm, secret, ordered):
             for other in ordered[1:]:
                 merge_cases(session, keep, other, message_id=pm.message_id)
                 merged.append(other.code)
@@ -106,6 +108,29 @@ def match_case(
             return ThreadMatch(case, "subject", merged)
 
     return ThreadMatch(None, "none", merged)
+
+
+def _may_merge(session: Session, pm: ParsedMessage, secret: str, cases: list[Case]) -> bool:
+    """Whether an authenticated member's mail that ties `cases` merges them by itself.
+
+    Not when the ids it cites were handed down by someone else: its parent is a
+    message the bot never saw (a stranger may have written to the member
+    directly, with other cases' ids in References), or a stranger already tied
+    these cases (the member's reply-all inherits the tie).  Then the link stays
+    a possible one, and ``#merge CODE`` merges.
+    """
+    parent = pm.in_reply_to[0] if pm.in_reply_to else (pm.references[-1] if pm.references
+                                                          else None)
+    if parent is None:
+        return False
+    if own_case_id(secret, parent) is None and session.exec(select(CaseMessage.id).where(
+            CaseMessage.message_id == parent, CaseMessage.seen == True)).first() is None:  # noqa: E712
+        return False
+    ids = [c.id for c in cases if c.id is not None]
+    codes = {c.code for c in cases}
+    links = session.exec(select(Event).where(
+        Event.kind == EventKind.POSSIBLE_LINK, col(Event.case_id).in_(ids))).all()
+    return not any(str(e.data.get("other")) in codes for e in links)
 
 
 def remember_ids(

@@ -130,7 +130,8 @@ def alert_names_no_one(out: Outcome, attack: Attack) -> None:
     for mail in alerts:
         assert {r.lower() for r in mail.rcpt_tos} <= {MAYA, ALEX, SAM}
         text = decoded_text(mail.content).lower()
-        for word in (ATTACKER, ATTACKER_NAME.lower(), "liar-xyz", "jo reporter", SUBJECT_V1.lower()):
+        for word in (ATTACKER, ATTACKER_NAME.lower(), "liar-xyz", "jo reporter",
+                     SUBJECT_V1.lower()):
             assert word not in text, word
 
 
@@ -450,6 +451,17 @@ def _attacks() -> list[Attack]:
                             ("Subject", f"Re: {w.tag(A0)} #merge {w.codes[V1].replace(' ', '-')}"),
                             ("Message-ID", "<MID>"), ("In-Reply-To", _fmt(A0))]),
         no_effect)
+    add("member reply-all inherits a stranger's tie", "6",
+        lambda w: member_mail(MAYA, "Maya Chen", "Re: my complaint", "MID",
+                              in_reply_to="tie-own-case-to-a-victim-s-case@attacker.example",
+                              references=[V1, A0,
+                                          "tie-own-case-to-a-victim-s-case@attacker.example"]),
+        not_merged(V1, A0), wave=2)
+    add("ids handed to a member directly", "6",
+        lambda w: member_mail(SAM, "Sam Jones", "Re: two threads", "MID",
+                              in_reply_to="direct-4@attacker.example",
+                              references=[V1, V2, "direct-4@attacker.example"]),
+        not_merged(V1, V2))
     add("link shown in the next member transcript", "6",
         lambda w: member_mail(MAYA, "Maya Chen", f"Re: {w.tag(A0)} #status", "MID",
                               in_reply_to=A0),
