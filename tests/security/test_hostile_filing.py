@@ -191,3 +191,23 @@ def test_outgoing_mail_failing_the_header_check_is_quarantined(
     [row] = [r for r in outbox(app) if r.message_id == mid]
     assert row.status == "quarantined" and "header check" in (row.last_error or "")
     assert events(app, "outbox_quarantined")
+
+
+def test_member_mail_with_ids_handed_down_does_not_merge(app: App) -> None:
+    a, b = two_reports(app)
+    # A stranger wrote to Alex directly (the bot never saw it), citing both reports;
+    # Alex's reply-all carries those References.
+    file(app, make_mail(sender=ALEX, message_id="x1@example.org", subject="Re: hello",
+                        in_reply_to="direct@attacker.example",
+                        references=["v1@mail.example", "v2@victim.example",
+                                    "direct@attacker.example"]))
+    assert case_of(app, a).id != case_of(app, b).id
+    # A stranger's tie the bot did see: the member's reply to it does not merge either.
+    file(app, make_mail(sender="mallory@attacker.example", message_id="tie@attacker.example",
+                        references=["v1@mail.example", "v2@victim.example"]))
+    file(app, make_mail(sender=ALEX, message_id="x2@example.org", subject="Re: hello",
+                        in_reply_to="tie@attacker.example",
+                        references=["v1@mail.example", "v2@victim.example",
+                                    "tie@attacker.example"]))
+    assert case_of(app, a).id != case_of(app, b).id
+    assert events(app, "case_merged") == []
