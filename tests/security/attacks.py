@@ -135,6 +135,12 @@ def alert_names_no_one(out: Outcome, attack: Attack) -> None:
             assert word not in text, word
 
 
+def reply_threads(out: Outcome, attack: Attack) -> None:
+    kind, case_id = out.inbound[attack.mid]
+    assert case_id == out.case_id(V1) and kind == "inbound"
+    assert len(out.mails_to(REPORTER)) == 1  # no second acknowledgement
+
+
 def held(out: Outcome, attack: Attack) -> None:
     out.assert_held(attack.mid)
 
@@ -366,6 +372,12 @@ def _attacks() -> list[Attack]:
                             ("Message-ID", "<MID>"), ("In-Reply-To", "<ghost@attacker.example>"),
                             ("References", f"{_fmt(V1)} <ghost@attacker.example>")]),
         alert_names_no_one)
+
+    add("reporter's reply to the fixed-subject acknowledgement still threads", "2",
+        lambda w: raw_mail([("From", f"Jo Reporter <{REPORTER}>"), ("To", CONDUCT),
+                            ("Subject", f"Re: {ACK_SUBJECT}"), ("Message-ID", "<MID>"),
+                            ("In-Reply-To", _fmt(w.ack_ids[REPORTER]))], "One more detail.\n"),
+        reply_threads)
 
     # ---- 4: commands borrowed from someone else's subject
     add("borrowed resolve and contact via reply-all", "4",
