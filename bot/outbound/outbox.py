@@ -39,6 +39,7 @@ from bot.outbound.safeheaders import (
     encode_unstructured,
     plain_text,
     safe_msgid,
+    usable_address,
 )
 from bot.store.codenames import find_code_in_subject, subject_tag
 from bot.store.models import Case, Outbox
@@ -65,7 +66,8 @@ class OutboxError(ValueError):
 
 def valid_address(addr: str | None) -> bool:
     """True when `addr` is a plain address the bot is willing to send to."""
-    return bool(addr) and _ADDR_RE.match(addr or "") is not None and len(addr or "") <= 254
+    return (bool(addr) and _ADDR_RE.match(addr or "") is not None and len(addr or "") <= 254
+            and usable_address(addr))
 
 
 def reply_subject(original: str) -> str:

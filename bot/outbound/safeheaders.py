@@ -51,7 +51,7 @@ _SPACE_RE = re.compile(r"\s+")
 _ATEXT_PHRASE_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ .-]*$")
 # A Message-ID the bot repeats: dot-atom-ish left and right, no encoded-word, bounded.
 _MSGID_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=^_`{|}~.-]{1,200}@[A-Za-z0-9.\-\[\]:_]{1,200}$")
-_ADDR_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\=?]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_ADDR_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 class HeaderCheckError(ValueError):
@@ -171,9 +171,15 @@ def encode_unstructured(name: str, value: object, *, limit: int = 500) -> str:
     return _fold_words(_encoded_words(text), first_room)
 
 
+def usable_address(address: str | None) -> bool:
+    """A plain addr-spec we may write: no display name, no encoded-word look-alike."""
+    return (bool(address) and _ADDR_RE.match(address or "") is not None
+            and "=?" not in (address or "") and len(address or "") <= 254)
+
+
 def encode_mailbox(name: str, display_name: object, address: str) -> str:
     """``Display Name <address>`` with the display name quoted or encoded by us."""
-    if not _ADDR_RE.match(address or "") or len(address) > 254:
+    if not usable_address(address):
         raise HeaderCheckError(f"{name}: not a usable address")
     display = plain_text(display_name, limit=100)
     if not display:
@@ -190,7 +196,7 @@ def encode_mailbox(name: str, display_name: object, address: str) -> str:
 def encode_addresses(name: str, addresses: Sequence[str]) -> str:
     """A comma-separated address list of plain, validated addresses."""
     for addr in addresses:
-        if not _ADDR_RE.match(addr or "") or len(addr) > 254:
+        if not usable_address(addr):
             raise HeaderCheckError(f"{name}: not a usable address")
     words = [f"{a}," for a in addresses[:-1]] + list(addresses[-1:])
     return _fold_words(words, LINE_LIMIT - len(name) - 2)
