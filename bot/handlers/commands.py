@@ -8,9 +8,14 @@ Order of checks for every filed message (all inside the message's transaction):
 2. Replies to the bot's digest are never commands.
 3. Only new tags count: subject tags not already in the parent's subject, and
    tags on their own lines at the top of the body (`bot.commands.tags`).
+   Subject tags of a reply to a message the bot never saw are held (the
+   subject may be someone else's); the transcript asks for them in the body.
 4. The sender must authenticate (`bot.mail.auth.authenticate`, fail closed).  If not,
    the command is held: nothing changes, a "command_held" event records why,
-   and the chairs get a short notice naming the case code only.
+   and the chairs get a short notice naming the case code only.  So is an
+   authenticated command mail dated more than ``auth.command_max_age_days``
+   ago or in the future, and one whose signed content was seen before under
+   another Message-ID (a replay, `bot.store.signed`).
 5. Each command runs (refused for a member recused from the case, except
    #help), then exactly one transcript goes to the sender only, plus a private
    warning when the message also went to people outside the group.
