@@ -25,9 +25,8 @@ from bot.core.log import get_logger
 from bot.filing import pipelines
 from bot.filing.context import MessageContext, Origin, Outcome, Status
 from bot.filing.quarantine import dedupe_key, quarantine
-from bot.filing.senders import claims_member, is_own_copy
+from bot.filing.senders import claims_member, is_own_copy, sender_verdict
 from bot.filing.threads import ThreadMatch, match_case, remember_ids
-from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import own_case_id
 from bot.mail.parse import ParseError, extract_forwarded, parse_message
@@ -151,7 +150,7 @@ def _place(app: App, session: Session, msg: Arrival) -> Placement:
     """
     pm = msg.pm
     config = app.config
-    verdict = verify_member(msg.raw, config)
+    verdict = sender_verdict(msg.raw, config)
     sender_member = config.member_for(verdict.address) if verdict.ok else None
     carries_own_id = own_case_id(app.secret, pm.message_id) is not None
     own_id = carries_own_id and is_own_copy(session, config, pm)

@@ -16,11 +16,23 @@ import re
 from sqlmodel import Session, select
 
 from bot.core.config import Config
+from bot.core.log import get_logger
+from bot.mail.auth import AuthVerdict, verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import ParseError, parse_message
 from bot.store.models import Outbox
 
 _SPACE_RE = re.compile(r"\s+")
+log = get_logger("senders")
+
+
+def sender_verdict(raw: bytes, config: Config) -> AuthVerdict:
+    """`verify_member`, failing closed (never raising) on input it cannot handle."""
+    try:
+        return verify_member(raw, config)
+    except Exception:  # hostile input must not stop filing; it only fails to authenticate
+        log.warning("sender check failed on hostile input")
+        return AuthVerdict(ok=False, reason="sender check failed", address=None)
 
 
 def claims_member(pm: ParsedMessage, config: Config) -> bool:

@@ -53,8 +53,7 @@ from bot.commands.tags import (
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
-from bot.filing.senders import claims_member
-from bot.mail.auth import verify_member
+from bot.filing.senders import claims_member, sender_verdict
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import extract_forwarded
 from bot.mail.quoting import top_text
@@ -347,7 +346,7 @@ def handle_commands(ctx: MessageContext) -> None:
             or any(i.suggestion for i in plan.unknown)):
         # Only hashtags that look like no command (#DjangoCon): prose, not commands.
         return
-    verdict = verify_member(ctx.inbound.raw, config)
+    verdict = sender_verdict(ctx.inbound.raw, config)
     member = config.member_for(verdict.address) if verdict.ok else None
     if member is None or verdict.address is None:
         if plan.has_command or plan.held:
