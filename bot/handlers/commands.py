@@ -357,6 +357,8 @@ def handle_commands(ctx: MessageContext) -> None:
         problem = date_problem(pm, _reference_time(ctx), config.auth.command_max_age_days)
         if problem is None and seen_under_other_id(ctx.session, fingerprints(pm),
                                                    pm.message_id):
+            add_event(ctx.session, ctx.case, EventKind.CONTENT_REPLAYED,
+                      message_id=pm.message_id, at=ctx.app.now_utc())
             hold(ctx.app, ctx.session, pm, ctx.case, plan, quiet=ctx.quiet, replay=True,
                  reason="the same signed content was seen before under another Message-ID")
             return

@@ -159,6 +159,8 @@ def test_same_signed_content_under_another_id_is_a_replay(app: App) -> None:
     file(app, again)
     held = events(app, "command_held")
     assert len(held) == 1 and held[0].data["replay"] is True
+    assert [e.message_id for e in events(app, "content_replayed")] == [
+        "s1-replayed@attacker.example"]
     assert len(events(app, "commands_processed")) == 1
     assert any(MAYA in r.recipients for r in outbox(app, "command_held"))
 
