@@ -7,6 +7,9 @@ from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
 import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+import bot.store.clockindex  # noqa: F401
+import bot.store.people  # noqa: F401
+import bot.store.signed  # noqa: F401
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -172,7 +172,8 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
                                                      "mail_queued", "command_refused",
-                                                     "acknowledgement_suppressed"]),
+                                                     "acknowledgement_suppressed",
+                                                     "possible_link", "outbox_quarantined"]),
                                 col(Event.kind).contains("warning")))
         .order_by(col(Event.at), col(Event.id))
     ).all())
@@ -261,6 +262,7 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
     warnings: list[tuple[datetime, list[str]]] = []
     mailed: set[tuple[int | None, datetime]] = set()
     refused: set[tuple[int | None, str | None]] = set()
+    links_seen: set[frozenset[str]] = set()
     quarantined = 0
 
     def code_of(case_id: int | None) -> str:
@@ -289,6 +291,13 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
             # An excluded member's commands get no answer: the chairs see them here.
             refused.add((ev.case_id, ev.message_id))
             held.append([code_of(ev.case_id), format_moment(ev.at, zone)])
+        elif ev.kind == EventKind.POSSIBLE_LINK:
+            link = _link_row(config, world, recipient, ev, zone, links_seen)
+            if link is not None:
+                warnings.append((ev.at, link))
+        elif ev.kind == EventKind.OUTBOX_QUARANTINED:
+            warnings.append((ev.at, [code_of(ev.case_id), format_moment(ev.at, zone),
+                                     "a mail failed the header check and was not sent"]))
         elif ev.kind == EventKind.QUARANTINED:
             quarantined += 1
         elif ev.kind == EventKind.ACKNOWLEDGEMENT_SUPPRESSED:
@@ -304,6 +313,23 @@ def _activity_rows(config: Config, world: _World, recipient: str, since: datetim
                                f"{quarantined} message(s) quarantined (see cocbot quarantine)"]))
     warnings.sort(key=lambda item: item[0])
     return {"held": held, "warnings": [line for _at, line in warnings]}
+
+
+def _link_row(config: Config, world: _World, recipient: str, ev: Event, zone: Any,
+              seen: set[frozenset[str]]) -> list[str] | None:
+    """One line per pair of cases a stranger's mail tied, for those who see both."""
+    here = world.codes.get(ev.case_id or 0)
+    other = str(ev.data.get("other") or "")
+    other_id = next((cid for cid, code in world.codes.items() if code == other), None)
+    if here is None or other_id is None or not _sees(world, config, recipient, other_id):
+        return None
+    pair = frozenset((here, other))
+    if pair in seen:
+        return None
+    seen.add(pair)
+    return [here, format_moment(ev.at, zone),
+            f'possible link with "{other}" (cited together by mail from outside the group; '
+            f"not merged, #merge if they are one case)"]
 
 
 def recipients(config: Config, world: _World) -> list[str]:

@@ -132,6 +132,9 @@ class TagPlan:
 
     items: list[PlannedTag] = field(default_factory=list)
     stopped: bool = False
+    # Commands in the subject of a reply to a message the bot never saw: the
+    # subject may be someone else's, so they are held, never run.
+    held: list[Tag] = field(default_factory=list)
 
     @property
     def has_command(self) -> bool:

@@ -213,6 +213,8 @@ class AuthSection(_Section):
     # ARC sealers (the authserv-id in their ARC-Authentication-Results, e.g.
     # "mx.google.com") whose first-hop results are trusted for mail relayed by the group.
     trusted_arc_sealers: list[str] = Field(default_factory=list)
+    # A command mail whose Date is older than this (or in the future) is held.
+    command_max_age_days: float = Field(default=7.0, gt=0)
 
     @field_validator("microsoft_receiving_host")
     @classmethod

@@ -112,3 +112,8 @@ class EventKind(StrEnum):
     RETENTION_DUE = "retention_due"  # chairs were reminded that cases passed retention
     ONBOARDING_SENT = "onboarding_sent"  # a new member was sent the code-name list
     CONFLICT_STATEMENT = "conflict_statement"  # a member declared their conflicts (or none)
+    # Hostile mail (security)
+    OUTBOX_QUARANTINED = "outbox_quarantined"  # a rendered mail failed the header check; not sent
+    POSSIBLE_LINK = "possible_link"  # a stranger's mail cited ids of another case; not merged
+    OWN_ID_IMPERSONATED = "own_id_impersonated"  # a mail carried one of our ids but not our content
+    CONTENT_REPLAYED = "content_replayed"  # signed content seen before under another Message-ID

@@ -26,13 +26,15 @@ from bot.filing import pipelines
 from bot.filing.context import MessageContext, Origin, Outcome, Status
 from bot.filing.quarantine import dedupe_key, quarantine
 from bot.filing.relay import author_view
+from bot.filing.senders import claims_member, is_own_copy, sender_verdict
 from bot.filing.threads import ThreadMatch, match_case, remember_ids
-from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import own_case_id
 from bot.mail.parse import ParseError, extract_forwarded, parse_message
 from bot.store.models import Case, InboundMessage, Quarantine
 from bot.store.records import add_event, ensure_participant, open_case
+from bot.store.signed import fingerprints
+from bot.store.signed import remember as remember_signed
 
 log = get_logger("pipeline")
 
@@ -117,6 +119,10 @@ def _seen_before(app: App, session: Session, msg: Arrival) -> Outcome | None:
         if existing.raw_sha256 == msg.sha:
             return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
         return _replay(app, session, pm, existing, msg.origin)
+    if msg.key != f"sha:{msg.sha}" and session.exec(select(InboundMessage.id).where(
+            InboundMessage.dedupe_key == f"sha:{msg.sha}")).first() is not None:
+        # Filed before under its hash (a mail that impersonated one of our ids).
+        return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
     if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key)).first():
         return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
     if not pm.message_id:
@@ -143,12 +149,26 @@ def _spam(session: Session, msg: Arrival) -> Outcome | None:
 
 
 def _place(app: App, session: Session, msg: Arrival) -> Placement:
-    """Place stage: the case a message threads into, and whether it is a forward."""
+    """Place stage: the case a message threads into, and whether it is a forward.
+
+    Only an authenticated member counts as a member here: a forged member From
+    is a stranger's mail for threading, participants and hygiene alike.
+    """
     pm = msg.pm
-    sender = pm.first_from
-    sender_member = app.config.member_for(sender.addr if sender else None)
-    own_id = own_case_id(app.secret, pm.message_id) is not None
-    match = match_case(session, pm, app.secret, sender_is_member=sender_member is not None)
+    config = app.config
+    verdict = sender_verdict(msg.raw, config)
+    sender_member = config.member_for(verdict.address) if verdict.ok else None
+    carries_own_id = own_case_id(app.secret, pm.message_id) is not None
+    own_id = carries_own_id and is_own_copy(session, config, pm)
+    if carries_own_id and not own_id:
+        # Someone sent a mail under one of our ids: file it as what it is, and
+        # leave the id free for our real copy.
+        msg.key = f"sha:{msg.sha}"
+        add_event(session, None, EventKind.OWN_ID_IMPERSONATED, message_id=pm.message_id)
+        log.warning("mail carries one of our ids but is not our mail", message_id=pm.message_id)
+    match = match_case(session, pm, app.secret, sender_is_member=sender_member is not None,
+                       claims_member=claims_member(pm, config),
+                       trust_own_id=own_id or not carries_own_id)
     place = Placement(case=match.case, match=match, kind="own" if own_id else "inbound",
                       sender_member=sender_member, own_id=own_id)
     if own_id or sender_member is None or (place.case is not None and pm.in_reply_to):
@@ -159,8 +179,6 @@ def _place(app: App, session: Session, msg: Arrival) -> Placement:
     # (attached or inline) is filed where the forwarded message belongs, also when
     # its own subject tag already names the case.  A reply (In-Reply-To set)
     # quoting a message is not a forward.
-    if not _authenticated_member(app, msg.raw):
-        return place
     place.forwarded = extract_forwarded(pm)
     if place.forwarded is None:
         return place
@@ -222,10 +240,22 @@ def _record(app: App, session: Session, msg: Arrival, place: Placement, case: Ca
             inbound: InboundMessage) -> None:
     """Record stage: participants, the filing event, and the log line."""
     pm = msg.pm
-    _record_participants(session, case, pm, app)
-    if place.kind == "forwarded" and place.forwarded is not None:
-        _record_participants(session, case, place.forwarded, app)
     member = place.sender_member
+    if member is not None:
+        # Replays of this signed content under another id are recognised later.
+        remember_signed(session, fingerprints(pm), pm.message_id, case.id)
+        # Only an authenticated member's mail adds participants.
+        _record_participants(session, case, pm, app)
+        if place.kind == "forwarded" and place.forwarded is not None:
+            _record_participants(session, case, place.forwarded, app)
+    for other in place.match.links:
+        # A stranger's mail tied two cases: never merged on their word; members see it.
+        add_event(session, case, EventKind.POSSIBLE_LINK, message_id=pm.message_id,
+                  other=other.code)
+        add_event(session, other, EventKind.POSSIBLE_LINK, message_id=pm.message_id,
+                  other=case.code)
+        log.info("possible link between cases", case=case.code, other=other.code,
+                 message_id=pm.message_id)
     add_event(session, case, EventKind.MESSAGE_FILED, message_id=pm.message_id,
               filed_as=place.kind, how=place.match.how,
               member=member.email if member else None, backfill=msg.origin.backfill,
@@ -234,11 +264,6 @@ def _record(app: App, session: Session, msg: Arrival, place: Placement, case: Ca
         log.info("cases merged", case=case.code, merged=place.match.merged)
     log.info("message filed", case=case.code, message_id=pm.message_id, kind=place.kind,
              how=place.match.how, new_case=place.is_new)
-
-
-def _authenticated_member(app: App, raw: bytes) -> bool:
-    """True when `raw` passes the same sender check as members' commands."""
-    return verify_member(raw, app.config).ok
 
 
 def _inbound_row(

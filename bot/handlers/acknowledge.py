@@ -15,7 +15,8 @@ Who gets what:
   envelope sender: Return-Path is often a bounce address), Cc the conduct
   address so members see what was sent;
 - it names nobody but the reporter and the signer, and quotes nothing of the
-  report except its subject line (``Re: <subject>``);
+  report: its subject is the group's own fixed line, without the case's code
+  name (replies still thread, by In-Reply-To/References to the bot's id);
 - a registered local representative whose report says action was already taken
   gets the neutral acknowledgement too: closing it with the manual's "kept on
   file" text is a member's decision (`#onfile`), which the bot suggests to the

@@ -8,9 +8,14 @@ Order of checks for every filed message (all inside the message's transaction):
 2. Replies to the bot's digest are never commands.
 3. Only new tags count: subject tags not already in the parent's subject, and
    tags on their own lines at the top of the body (`bot.commands.tags`).
+   Subject tags of a reply to a message the bot never saw are held (the
+   subject may be someone else's); the transcript asks for them in the body.
 4. The sender must authenticate (`bot.mail.auth.authenticate`, fail closed).  If not,
    the command is held: nothing changes, a "command_held" event records why,
-   and the chairs get a short notice naming the case code only.
+   and the chairs get a short notice naming the case code only.  So is an
+   authenticated command mail dated more than ``auth.command_max_age_days``
+   ago or in the future, and one whose signed content was seen before under
+   another Message-ID (a replay, `bot.store.signed`).
 5. A member excluded from the case (the report concerns them) gets nothing at
    all: every command is refused with an event, and no transcript or warning
    goes out, since any answer would tell them the case exists.
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from functools import lru_cache
@@ -41,6 +46,7 @@ from bot.commands.base import REGISTRY, CommandContext, CommandError, CommandRes
 from bot.commands.tags import (
     MAX_UNKNOWN,
     PlannedTag,
+    Tag,
     TagPlan,
     body_tags,
     new_tags,
@@ -51,15 +57,16 @@ from bot.core.config import Config, Member
 from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.core.resources import templates_dir
-from bot.mail.auth import verify_member
+from bot.filing.senders import claims_member, sender_verdict
 from bot.mail.drafts import has_draft_lines
 from bot.mail.message import ParsedMessage
 from bot.mail.parse import extract_forwarded
 from bot.mail.quoting import top_text
 from bot.outbound.outbox import queue_mail, valid_address
-from bot.store.models import Case, InboundMessage, Outbox
-from bot.store.records import add_event
+from bot.store.models import Case, Event, InboundMessage, Outbox
+from bot.store.records import add_event, find_case, live_case
 from bot.store.recusal import is_excluded, is_shut_out, shut_out
+from bot.store.signed import fingerprints, seen_under_other_id
 
 if TYPE_CHECKING:
     from bot.core.app import App
@@ -70,6 +77,12 @@ log = get_logger("commands")
 # Chair notices about held commands are automatic mail an outsider can trigger:
 # bound them so that a flood of forgeries cannot flood the chairs.
 MAX_HELD_NOTICES_PER_HOUR = 10
+# Clock skew allowed before a command mail counts as dated in the future.
+FUTURE_SKEW = timedelta(minutes=15)
+HELD_SUBJECT_REASON = "subject tags in a reply to a message the bot never saw"
+HELD_SUBJECT_TEXT = ("held: this tag is in the subject of a reply to a message the bot never "
+                     "saw, so the subject may be someone else's. If you meant it, repeat it "
+                     "on its own line at the top of your message.")
 DIGEST_KIND = "digest"
 DIGEST_TEMPLATE = "digest.txt.j2"
 
@@ -83,24 +96,6 @@ load_commands()
 # Who is this from?
 # --------------------------------------------------------------------------
 
-def claims_member(pm: ParsedMessage, config: Config) -> bool:
-    """True when the From header(s) show a member address anywhere, honestly or not.
-
-    Besides the parsed mailboxes this looks at the decoded From text, so that
-    ``"maya@example.org" <evil@attacker.example>`` or an encoded-word spelling
-    a member's address still counts as a (failed) claim to be that member.
-    """
-    addresses = config.member_address_map
-    if any(a.key in addresses for a in pm.from_):
-        return True
-    texts = [v.lower() for v in pm.header_all("From")]
-    for addr in addresses:
-        pattern = re.compile(r"(?<![\w.+-])" + re.escape(addr) + r"(?![\w-])")
-        if any(pattern.search(text) for text in texts):
-            return True
-    return False
-
-
 # --------------------------------------------------------------------------
 # Which tags are new?
 # --------------------------------------------------------------------------
@@ -110,22 +105,37 @@ def _outbox_subject(raw: bytes) -> str:
     return str(headers.get("Subject", ""))
 
 
+def _known_subject(session: Session, message_id: str) -> str | None:
+    """The subject of a message the bot filed or sent, or None when it has neither."""
+    row = session.exec(
+        select(InboundMessage.subject).where(InboundMessage.message_id == message_id)
+    ).first()
+    if row is not None:
+        return row
+    sent = session.exec(select(Outbox.raw).where(Outbox.message_id == message_id)).first()
+    if sent is not None:
+        return _outbox_subject(sent)
+    return None
+
+
+def parent_id(pm: ParsedMessage) -> str | None:
+    """The message `pm` answers: In-Reply-To, else the last of References."""
+    if pm.in_reply_to:
+        return pm.in_reply_to[0]
+    return pm.references[-1] if pm.references else None
+
+
 def parent_subject(session: Session, pm: ParsedMessage, case: Case,
                    exclude_inbound_id: int | None) -> str | None:
     """The subject the tags are compared with.
 
-    The parent is the filed (or sent) message named in In-Reply-To; when the
-    bot never saw it, the case's most recent filed message stands in.
+    The parent is the filed (or sent) message `pm` answers.  Only a message
+    that answers nothing compares with the case's most recent filed message;
+    for a parent the bot never saw this returns None (see `command_plan`).
     """
-    for parent_id in pm.in_reply_to[:1]:
-        row = session.exec(
-            select(InboundMessage.subject).where(InboundMessage.message_id == parent_id)
-        ).first()
-        if row is not None:
-            return row
-        sent = session.exec(select(Outbox.raw).where(Outbox.message_id == parent_id)).first()
-        if sent is not None:
-            return _outbox_subject(sent)
+    parent = parent_id(pm)
+    if parent is not None:
+        return _known_subject(session, parent)
     query = select(InboundMessage.subject).where(InboundMessage.case_id == case.id)
     if exclude_inbound_id is not None:
         query = query.where(InboundMessage.id != exclude_inbound_id)
@@ -141,12 +151,22 @@ def parent_subject(session: Session, pm: ParsedMessage, case: Case,
 def command_plan(session: Session, pm: ParsedMessage, case: Case, *,
                  exclude_inbound_id: int | None,
                  forwarded: ParsedMessage | None = None) -> TagPlan:
-    """The new tags of `pm`, sorted into commands and unknown tags."""
+    """The new tags of `pm`, sorted into commands, unknown tags and held ones.
+
+    Subject tags count only against a parent the bot has: in a reply to a
+    message it never saw (someone may have mailed the member directly with
+    commands in the subject), they are held, and only the body's top lines count.
+    """
     in_subject = subject_tags(pm.subject)
     own = top_text(pm.text_body, pm.html_body)
     in_body = body_tags(own)
     if not in_subject and not in_body:
         return TagPlan()
+    held: list[Tag] = []
+    parent = parent_id(pm)
+    if in_subject and parent is not None and _known_subject(session, parent) is None:
+        held = [t for t in in_subject if t.name in REGISTRY]
+        in_subject = []
     baseline = [parent_subject(session, pm, case, exclude_inbound_id)]
     if in_subject:
         # "Fwd: <their subject>" carries the forwarded message's tags, not the member's.
@@ -159,7 +179,10 @@ def command_plan(session: Session, pm: ParsedMessage, case: Case, *,
     # draft has no Draft-To line of its own).
     if not any(t.name == "draft" for t in fresh) and has_draft_lines(own):
         fresh = [*[t for t in in_subject if t.name == "draft"][:1], *fresh]
-    return plan_tags(fresh, REGISTRY)
+    plan = plan_tags(fresh, REGISTRY)
+    body_keys = {t.key for t in in_body}
+    plan.held = [t for t in held if t.key not in body_keys]
+    return plan
 
 
 # --------------------------------------------------------------------------
@@ -219,6 +242,7 @@ def hold(app: App, session: Session, pm: ParsedMessage, case: Case, plan: TagPla
          reason: str, quiet: bool, replay: bool = False) -> None:
     """Record that `pm`'s commands were not carried out, and tell the chairs."""
     commands = [item.tag.name for item in plan.items if item.known]
+    commands += [tag.name for tag in plan.held if tag.name not in commands]
     add_event(session, case, EventKind.COMMAND_HELD, message_id=pm.message_id, at=app.now_utc(),
               reason=reason, commands=commands, replay=replay)
     log.warning("command held", case=case.code, message_id=pm.message_id, reason=reason)
@@ -291,6 +315,43 @@ def refuse_silently(ctx: MessageContext, member: Member, plan: TagPlan) -> None:
                 message_id=ctx.pm.message_id)
 
 
+def date_problem(pm: ParsedMessage, now: datetime, max_age_days: float) -> str | None:
+    """Why a command mail's Date makes it unusable (too old, in the future, missing)."""
+    if pm.date is None:
+        return "the command mail has no usable Date"
+    when = pm.date if pm.date.tzinfo is not None else pm.date.replace(tzinfo=UTC)
+    if when > now + FUTURE_SKEW:
+        return "the command mail is dated in the future"
+    if now - when > timedelta(days=max_age_days):
+        return f"the command mail is dated more than {max_age_days:g} days ago"
+    return None
+
+
+def _reference_time(ctx: MessageContext) -> datetime:
+    """Now (or `--now`); for old mail filed silently, when it arrived."""
+    if ctx.origin.backfill:
+        return (ctx.origin.received_at or ctx.pm.date or ctx.app.now_utc()).astimezone(UTC)
+    return ctx.app.now_utc()
+
+
+def possible_links(session: Session, config: Config, case: Case, member: Member) -> list[str]:
+    """Code names of cases a stranger's mail tied to `case`, still separate, that
+    `member` may see (recorded by filing as ``possible_link`` events)."""
+    out: list[str] = []
+    for ev in session.exec(select(Event).where(Event.case_id == case.id,
+                                               Event.kind == EventKind.POSSIBLE_LINK)).all():
+        other = find_case(session, str(ev.data.get("other") or ""))
+        if other is None:
+            continue
+        other = live_case(session, other.id or 0)
+        if other is None or other.id == case.id or other.code in out:
+            continue
+        if is_shut_out(session, config, other, member):
+            continue
+        out.append(other.code)
+    return out
+
+
 def outside_recipients(pm: ParsedMessage, config: Config) -> int:
     """How many To/Cc recipients are neither members nor the conduct address."""
     return sum(1 for a in pm.recipients
@@ -307,29 +368,49 @@ def handle_commands(ctx: MessageContext) -> None:
         return
     plan = command_plan(ctx.session, pm, ctx.case, exclude_inbound_id=ctx.inbound.id,
                         forwarded=ctx.forwarded)
-    if not (plan.has_command or plan.stopped or any(i.suggestion for i in plan.unknown)):
+    if not (plan.has_command or plan.stopped or plan.held
+            or any(i.suggestion for i in plan.unknown)):
         # Only hashtags that look like no command (#DjangoCon): prose, not commands.
         return
-    verdict = verify_member(ctx.inbound.raw, config)
+    verdict = sender_verdict(ctx.inbound.raw, config)
     member = config.member_for(verdict.address) if verdict.ok else None
     if member is None or verdict.address is None:
-        if plan.has_command:
+        if plan.has_command or plan.held:
             hold(ctx.app, ctx.session, pm, ctx.case, plan, quiet=ctx.quiet,
                  reason=verdict.reason if not verdict.ok else "sender is not a member")
         return
+    if plan.has_command:
+        problem = date_problem(pm, _reference_time(ctx), config.auth.command_max_age_days)
+        if problem is None and seen_under_other_id(ctx.session, fingerprints(pm),
+                                                   pm.message_id):
+            add_event(ctx.session, ctx.case, EventKind.CONTENT_REPLAYED,
+                      message_id=pm.message_id, at=ctx.app.now_utc())
+            hold(ctx.app, ctx.session, pm, ctx.case, plan, quiet=ctx.quiet, replay=True,
+                 reason="the same signed content was seen before under another Message-ID")
+            return
+        if problem is not None:
+            hold(ctx.app, ctx.session, pm, ctx.case, plan, quiet=ctx.quiet, reason=problem)
+            return
+    if plan.held:
+        add_event(ctx.session, ctx.case, EventKind.COMMAND_HELD, message_id=pm.message_id,
+                  at=ctx.app.now_utc(), reason=HELD_SUBJECT_REASON, replay=False,
+                  commands=[tag.name for tag in plan.held])
 
     if is_excluded(ctx.session, config, ctx.case, member):
         refuse_silently(ctx, member, plan)
         return
     lines = [run_one(ctx, member, item) for item in plan.items]
+    lines += [Line(f"#{tag.name}", False, HELD_SUBJECT_TEXT, {}, {}) for tag in plan.held]
     recused = is_shut_out(ctx.session, ctx.app.config, ctx.case, member)
     errors = sum(1 for line in lines if not line.ok)
     outside = outside_recipients(pm, config)
-    add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
-              message_id=pm.message_id, at=ctx.app.now_utc(),
-              commands=[item.tag.name for item in plan.items if item.known],
-              unknown=[item.tag.name for item in plan.unknown], errors=errors,
-              stopped=plan.stopped, recused=recused, outside_recipients=outside)
+    if plan.items:
+        # With only held subject tags nothing was processed (the transcript says so).
+        add_event(ctx.session, ctx.case, EventKind.COMMANDS_PROCESSED, actor=member.email,
+                  message_id=pm.message_id, at=ctx.app.now_utc(),
+                  commands=[item.tag.name for item in plan.items if item.known],
+                  unknown=[item.tag.name for item in plan.unknown], errors=errors,
+                  stopped=plan.stopped, recused=recused, outside_recipients=outside)
     log.info("commands processed", case=ctx.case.code, message_id=pm.message_id,
              commands=len(lines), errors=errors)
     if ctx.quiet:
@@ -340,7 +421,8 @@ def handle_commands(ctx: MessageContext) -> None:
                context={"lines": [vars(line) for line in lines], "errors": errors,
                         "processed": len(lines), "stopped": plan.stopped,
                         "max_unknown": MAX_UNKNOWN, "recused": recused,
-                        "member_name": member.name, "new_case": ctx.is_new_case})
+                        "member_name": member.name, "new_case": ctx.is_new_case,
+                        "links": possible_links(ctx.session, config, ctx.case, member)})
     if outside:
         add_event(ctx.session, ctx.case, EventKind.COMMANDS_VISIBLE_WARNING, actor=member.email,
                   message_id=pm.message_id, at=ctx.app.now_utc(), outside_recipients=outside)

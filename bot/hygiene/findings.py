@@ -15,7 +15,6 @@ from typing import Any
 
 from bot.core.config import Config
 from bot.filing.context import MessageContext
-from bot.hygiene.addresses import display
 from bot.mail.message import ParsedMessage
 
 
@@ -58,9 +57,16 @@ def when(config: Config, moment: datetime | None) -> str:
 
 def message_context(ctx: MessageContext, pm: ParsedMessage) -> dict[str, Any]:
     """Template variables describing `pm`: its date and sender (never its subject or text:
-    warnings quote nothing of the case)."""
+    warnings quote nothing of the case).
+
+    The sender is named only when a member (by the member's roster name);
+    anyone else is "someone outside the group": member-only mail carries code
+    names, dates and fixed text, never a reporter's (or anyone's) identity.
+    """
     sender = pm.first_from
+    member = ctx.app.config.member_for(sender.addr if sender else None)
     return {
         "message_date": when(ctx.app.config, pm.date or ctx.inbound.received_at),
-        "message_sender": display(sender) if sender else "(unknown sender)",
+        "message_sender": member.name if member is not None
+        else "someone outside the group",
     }

@@ -188,3 +188,27 @@ def reporter_identity(session: Session, case: Case) -> Identity:
         select(Event).where(Event.case_id == case.id, Event.kind == EventKind.REPORTER_USERNAME)
     ).all() if e.data.get("username")]
     return Identity(names=tuple(names), addresses=tuple(addresses), usernames=tuple(usernames))
+
+
+def reporter_identities(session: Session, case: Case) -> list[Identity]:
+    """One `Identity` per reporter of `case` (a merged case has several).
+
+    The leak check looks at each reporter on their own: mail to one reporter
+    that names another is a leak, even though both reported in this case.
+    Usernames recorded on the case belong to its first reporter.
+    """
+    whole = reporter_identity(session, case)
+    first = (case.reporter_address or "").lower()
+    out: list[Identity] = []
+    rows = session.exec(select(Participant).where(Participant.case_id == case.id,
+                                                  Participant.role == "reporter")).all()
+    people: list[tuple[str, str]] = [(p.address, p.name) for p in rows]
+    if first and first not in [a for a, _ in people]:
+        people.insert(0, (first, case.reporter_name or ""))
+    for address, name in people:
+        names = [n for n in (name, case.reporter_name if address == first else "") if n]
+        out.append(Identity(names=tuple(dict.fromkeys(names)), addresses=(address,),
+                            usernames=whole.usernames if address == first else ()))
+    if not out and (whole.names or whole.usernames):
+        out.append(whole)
+    return out

@@ -56,7 +56,7 @@ from bot.hygiene.identity import (
     fold,
     identity_patterns,
     message_texts,
-    reporter_identity,
+    reporter_identities,
 )
 from bot.hygiene.policies import (
     CcConductPolicy,
@@ -151,10 +151,12 @@ class RecipientChange(RuleKind):
                                  [f"-{k}" for k in diff.removed],
                                  _problem_tokens(result))
         context = {**base, **_discrepancy_context(result)}
+        # Member-only mail carries code names, dates and fixed text: who was added
+        # or removed is in the message itself, which every member received.
         outsider_context = {
             **base,
-            "added": [display(a) for a in diff.added.values()],
-            "removed": [display(a) for a in diff.removed.values()],
+            "added_count": len(diff.added),
+            "removed_count": len(diff.removed),
             "noted": result.ok,
         }
         return self.hit(finding=Finding(thread=thread_root(pm), signature=signature,
@@ -268,33 +270,49 @@ class ReporterLeak(RuleKind):
         if ctx.sender_member is None or ctx.inbound.kind not in CHECKED_KINDS:
             return None
         config = ctx.app.config
-        identity = reporter_identity(ctx.session, ctx.case)
-        book = AddressBook.build(config, policy, [*policy.trusted_addresses,
-                                                  *identity.addresses])
         member_emails = {m.email for m in config.members}
-        outsiders = {k: a for k, a in book.keys(ctx.pm.recipients).items()
-                     if k not in member_emails}
-        if not outsiders:
-            return None
-        patterns = identity_patterns(identity, min_name_part=policy.min_name_part,
-                                     ignore_words=policy.ignore_words)
         found: dict[str, list[str]] = {}
+        outsiders: dict[str, Address] = {}
         texts = message_texts(ctx.pm)
-        for where, text in texts:
-            for what in find_identity(text, patterns):
-                found.setdefault(what, [])
-                if where not in found[what]:
-                    found[what].append(where)
-        # The draft check's other leak: the reporter's own phrasing, copied into
-        # what this member wrote (a quote of the report below their text is the
-        # identity check's business, and usually a forward of the whole report).
+        identities = reporter_identities(ctx.session, ctx.case)
+        # Each reporter on their own: another reporter of a merged case is an
+        # outsider to this reporter's identity.
+        for identity in identities:
+            book = AddressBook.build(config, policy, [*policy.trusted_addresses,
+                                                      *identity.addresses])
+            theirs = {k: a for k, a in book.keys(ctx.pm.recipients).items()
+                      if k not in member_emails}
+            if not theirs:
+                continue
+            patterns = identity_patterns(identity, min_name_part=policy.min_name_part,
+                                         ignore_words=policy.ignore_words)
+            hit = False
+            for where, text in texts:
+                for what in find_identity(text, patterns):
+                    hit = True
+                    found.setdefault(what, [])
+                    if where not in found[what]:
+                        found[what].append(where)
+            if hit:
+                outsiders.update(theirs)
+        # The draft check's other leak: the reporters' own phrasing, copied into
+        # what this member wrote to someone who is not a reporter (a quote of the
+        # report below their text is the identity check's business).
         own = "\n".join(text for where, text in texts if where in (SUBJECT, OWN_TEXT))
         reporter_texts = case_facts(ctx.session, ctx.case, min_name_part=policy.min_name_part,
                                     ignore_words=policy.ignore_words).reporter_texts
         if copied_runs(own, reporter_texts):
-            found[COPIED] = [OWN_TEXT]
+            every_reporter = [a for identity in identities for a in identity.addresses]
+            book = AddressBook.build(config, policy, [*policy.trusted_addresses,
+                                                      *every_reporter])
+            theirs = {k: a for k, a in book.keys(ctx.pm.recipients).items()
+                      if k not in member_emails}
+            if theirs:
+                found[COPIED] = [OWN_TEXT]
+                outsiders.update(theirs)
         if not found:
             return None
+        book = AddressBook.build(config, policy, policy.trusted_addresses)
         # The text they wrote also sits inside the whole body; say the specific place.
         for places in found.values():
             if OWN_TEXT in places and WHOLE_TEXT in places:

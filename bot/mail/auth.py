@@ -6,7 +6,10 @@ message means "not authenticated", and the caller treats its tags as plain text.
 
 A command counts only when:
 
-* the header block is well formed, with exactly one From and at most one Subject;
+* the header block is well formed, with exactly one From and no field that RFC 5322
+  allows once (Message-ID, In-Reply-To, References, Date, From, Sender, To, Cc,
+  Subject, Reply-To, Bcc) repeated: a prepended copy above a signed mail keeps
+  ``dkim=pass``, because verifiers sign the bottom-most instance;
 * From holds exactly one mailbox, parsed without defects, with no comments, group
   syntax, address-like display name or encoded-word hiding an ``@``;
 * that mailbox is a member address or alias (case-insensitive);
@@ -122,9 +125,8 @@ def authenticate(
     address: str | None = None
     try:
         fields = _header_fields(_to_text(raw_headers))
+        _check_singletons(fields)
         from_value = _single_from(fields)
-        if _count(fields, "subject") > 1:
-            raise _Reject("more than one Subject header")
         address, domain = _parse_from(from_value)
         member_keys = {key.strip().lower() for key in members}
         if address not in member_keys:
@@ -184,6 +186,24 @@ def _count(fields: list[tuple[str, str]], name: str) -> int:
     return sum(1 for field_name, _ in fields if field_name.lower() == name)
 
 
+# RFC 5322 section 3.6: fields that may occur at most once.  DKIM verifiers sign
+# the bottom-most instance, so a copy prepended above a genuinely signed mail
+# keeps dkim=pass while readers (and we) see the forged one: never trust such mail.
+SINGLETON_FIELDS = ("message-id", "in-reply-to", "references", "date", "from", "sender",
+                    "to", "cc", "subject", "reply-to", "bcc")
+
+
+def _check_singletons(fields: list[tuple[str, str]]) -> None:
+    """Reject a header block that repeats any field RFC 5322 allows once."""
+    for name in SINGLETON_FIELDS:
+        if _count(fields, name) > 1:
+            raise _Reject(f"more than one {_DISPLAY_NAMES.get(name, name.title())} header")
+
+
+_DISPLAY_NAMES = {"message-id": "Message-ID", "in-reply-to": "In-Reply-To",
+                  "reply-to": "Reply-To", "cc": "Cc", "bcc": "Bcc", "to": "To"}
+
+
 def _single_from(fields: list[tuple[str, str]]) -> str:
     """The value of the one From header, or a rejection."""
     values = [value for name, value in fields if name.lower() == "from"]
@@ -200,7 +220,11 @@ def _parse_from(value: str) -> tuple[str, str]:
         raise _Reject("From is not valid UTF-8")
     _check_encoded_words(value)
 
-    header: Any = policy.default.header_factory("From", value)
+    try:
+        header: Any = policy.default.header_factory("From", value)
+    except (ValueError, TypeError, IndexError, HeaderParseError) as exc:
+        # e.g. an encoded-word decoding to CR/LF inside a display name.
+        raise _Reject("From has parse defects") from exc
     if header.defects:
         raise _Reject("From has parse defects")
     groups = header.groups

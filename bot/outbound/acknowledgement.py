@@ -18,6 +18,7 @@ from bot.core.log import get_logger
 from bot.mail.message import ParsedMessage
 from bot.outbound.outbox import queue_mail, valid_address
 from bot.outbound.render import clean_header
+from bot.outbound.safeheaders import hides_controls
 from bot.store.models import Case
 from bot.store.records import add_event
 from bot.store.recusal import excluded, shut_out
@@ -39,6 +40,8 @@ def greeting_name(name: str | None) -> str:
     accepted, at most a few words: a display name can be chosen by anyone, and
     an acknowledgement must not carry a URL or a sentence to a forged sender.
     """
+    if hides_controls(name):
+        return ""
     text = clean_header(name or "", limit=200).strip(" \"'")
     if not text or len(text) > MAX_GREETING_CHARS or len(text.split()) > MAX_GREETING_WORDS:
         return ""
@@ -115,7 +118,9 @@ def queue_acknowledgement(
     row = queue_mail(
         session, app, kind="acknowledgement", template=template, to=[to],
         cc=cc, case=case, reply_to=report,
-        auto_submitted="auto-replied",
+        # A fixed subject of our own, no code name: nothing of the incoming mail is
+        # echoed to an address anyone can forge.  Replies thread by our Message-ID.
+        auto_submitted="auto-replied", tag_subject=False,
         context={
             "greeting_name": first_name(sender.name if sender else case.reporter_name),
             "contact_name": first_name(contact_name(app, case)),

@@ -16,7 +16,6 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
@@ -30,6 +29,18 @@ from bot.core.log import get_logger
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import make_message_id
 from bot.outbound.render import clean_header, render_mail
+from bot.outbound.safeheaders import (
+    HeaderCheckError,
+    PreparedHeader,
+    check_header_block,
+    encode_addresses,
+    encode_mailbox,
+    encode_msgids,
+    encode_unstructured,
+    plain_text,
+    safe_msgid,
+    usable_address,
+)
 from bot.store.codenames import find_code_in_subject, subject_tag
 from bot.store.models import Case, Outbox
 from bot.store.records import add_event
@@ -41,9 +52,12 @@ AUTO_SUBMITTED_VALUES = ("no", "auto-generated", "auto-replied", "auto-notified"
 MAX_REFERENCES = 20
 
 _ADDR_RE = re.compile(r"^[^@\s<>()\[\],;:\"\\]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_MSGID_RE = re.compile(r"^[^\s<>()\[\],;\"\\]+@[^\s<>()\[\],;\"\\]+$")
 _TAG_RE = re.compile(r"\[\s*coc(?:\s*:\s*|\s+)[a-z]+(?:\s*-\s*|\s+)[a-z]+\s*\]", re.IGNORECASE)
 _RE_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|odp|r|rif|vs)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+# Status of an outbox row whose rendered mail failed the header check: never sent.
+QUARANTINED = "quarantined"
 
 
 class OutboxError(ValueError):
@@ -52,12 +66,13 @@ class OutboxError(ValueError):
 
 def valid_address(addr: str | None) -> bool:
     """True when `addr` is a plain address the bot is willing to send to."""
-    return bool(addr) and _ADDR_RE.match(addr or "") is not None and len(addr or "") <= 254
+    return (bool(addr) and _ADDR_RE.match(addr or "") is not None and len(addr or "") <= 254
+            and usable_address(addr))
 
 
 def reply_subject(original: str) -> str:
     """``Re: <original>``: sanitised, case tags and earlier Re:/Aw: prefixes removed."""
-    text = _TAG_RE.sub(" ", clean_header(original))
+    text = _TAG_RE.sub(" ", plain_text(original))
     text = _RE_PREFIX.sub("", text)
     text = clean_header(text)
     return f"Re: {text}" if text else "Re: your message"
@@ -76,10 +91,6 @@ def _address_list(values: Sequence[str], field: str) -> list[str]:
     return out
 
 
-def _msgids(ids: Sequence[str]) -> list[str]:
-    return [m for m in ids if _MSGID_RE.match(m or "")]
-
-
 def build_message(
     config: Config,
     *,
@@ -93,28 +104,43 @@ def build_message(
     reply_to: ParsedMessage | None,
     auto_submitted: str,
 ) -> bytes:
-    """The complete message as bytes (policy.SMTP: CRLF, folded, encoded words)."""
+    """The complete message as bytes (policy.SMTP: CRLF, folded, encoded words).
+
+    Every header is encoded and folded here (`bot.outbound.safeheaders`), so no
+    text from a mail is ever parsed by the email package again; the rendered
+    bytes are then re-read and refused (`HeaderCheckError`) unless they carry
+    exactly the intended header fields.
+    """
     msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = Address(display_name=clean_header(config.bot.name),
-                          addr_spec=config.conduct_address)
-    msg["To"] = ", ".join(to)
+    intended: list[str] = ["MIME-Version"]
+
+    def put(name: str, folded: str) -> None:
+        intended.append(name)
+        msg[name] = PreparedHeader(name, folded)
+
+    put("From", encode_mailbox("From", config.bot.name, config.conduct_address))
+    put("To", encode_addresses("To", list(to)))
     if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = clean_header(subject)
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = f"<{message_id}>"
-    if reply_to is not None and reply_to.message_id and _MSGID_RE.match(reply_to.message_id):
-        refs = [*_msgids(reply_to.references), reply_to.message_id][-MAX_REFERENCES:]
-        msg["In-Reply-To"] = f"<{reply_to.message_id}>"
-        msg["References"] = " ".join(f"<{m}>" for m in refs)
-    msg["Auto-Submitted"] = auto_submitted
+        put("Cc", encode_addresses("Cc", list(cc)))
+    put("Subject", encode_unstructured("Subject", subject))
+    put("Date", format_datetime(now))
+    put("Message-ID", encode_msgids("Message-ID", [message_id]))
+    if reply_to is not None and safe_msgid(reply_to.message_id):
+        assert reply_to.message_id is not None
+        refs = [m for m in reply_to.references if safe_msgid(m) and m != reply_to.message_id]
+        refs = [*refs, reply_to.message_id][-MAX_REFERENCES:]
+        put("In-Reply-To", encode_msgids("In-Reply-To", [reply_to.message_id]))
+        put("References", encode_msgids("References", refs))
+    put("Auto-Submitted", auto_submitted)
     # Exchange/Outlook honour this and stay quiet instead of auto-replying to us.
-    msg["X-Auto-Response-Suppress"] = "All"
+    put("X-Auto-Response-Suppress", "All")
     msg["MIME-Version"] = "1.0"
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")
-    return msg.as_bytes(policy=policy.SMTP)
+    raw = msg.as_bytes(policy=policy.SMTP)
+    check_header_block(raw, intended)
+    return raw
 
 
 def queue_mail(
@@ -180,13 +206,26 @@ def queue_mail(
 
     message_id = make_message_id(app.secret, app.config.message_id_domain,
                                  case.id if case is not None else None)
-    raw = build_message(app.config, now=app.now_utc(), message_id=message_id,
-                        subject=subject, text=rendered.text, html=rendered.html, to=to_list,
-                        cc=cc_list, reply_to=reply_to, auto_submitted=auto_submitted)
+    status, problem = "queued", None
+    try:
+        raw = build_message(app.config, now=app.now_utc(), message_id=message_id,
+                            subject=subject, text=rendered.text, html=rendered.html,
+                            to=to_list, cc=cc_list, reply_to=reply_to,
+                            auto_submitted=auto_submitted)
+    except HeaderCheckError as exc:
+        # Fail closed: the row is kept (for the operator) but never sent.
+        status, problem = QUARANTINED, f"header check failed: {exc}"
+        raw = rendered.text.encode("utf-8", "replace")
     row = Outbox(message_id=message_id, case_id=case.id if case is not None else None,
-                 kind=kind, recipients=[*to_list, *cc_list], raw=raw, status="queued",
-                 attempts=0, next_attempt_at=app.now_utc(), created_at=app.now_utc())
+                 kind=kind, recipients=[*to_list, *cc_list], raw=raw, status=status,
+                 attempts=0, next_attempt_at=app.now_utc(), created_at=app.now_utc(),
+                 last_error=problem)
     session.add(row)
+    if problem is not None:
+        add_event(session, case, EventKind.OUTBOX_QUARANTINED, message_id=message_id,
+                  at=app.now_utc(), mail_kind=kind, reason=problem)
+        log.warning("outgoing mail quarantined", case=case.code if case else None,
+                    message_id=message_id, kind=kind, reason=problem)
     if case is not None:
         add_event(session, case, EventKind.MAIL_QUEUED, message_id=message_id, at=app.now_utc(),
                   mail_kind=kind, template=template, to=to_list, cc=cc_list)

@@ -13,8 +13,6 @@ CR/LF into the header block (see `clean_header`).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -24,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.config import Config
 from bot.core.resources import templates_dir
+from bot.outbound.safeheaders import plain_text
 
 # The project's templates/ folder, used when the config names none.
 # Longest header value we keep; a subject longer than this is cut (folding copes
@@ -66,18 +65,14 @@ def environment(config: Config) -> SandboxedEnvironment:
 def clean_header(value: object, *, limit: int = MAX_HEADER_CHARS) -> str:
     """`value` as a safe one-line header value.
 
-    CR, LF, TAB and every other control or format character (Unicode categories
-    Cc, Cf, Zl, Zp, including NEL and the line/paragraph separators) become a
-    space, runs of whitespace collapse to one space, and the result is cut to
-    `limit` characters.  Folding is left to the email package at serialisation.
+    Encoded-words are decoded to a fixed point (a word that decodes to another
+    word is decoded again), then CR, LF, TAB and every other control or format
+    character (Unicode categories Cc, Cf, Zl, Zp, including NEL and the
+    line/paragraph separators) become a space, runs of whitespace collapse to
+    one space, and the result is cut to `limit` characters.  Encoding and
+    folding are `bot.outbound.safeheaders`' job at serialisation.
     """
-    text = str(value or "")
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        out.append(" " if cat in ("Cc", "Cf", "Zl", "Zp") else ch)
-    cleaned = re.sub(r"\s+", " ", "".join(out)).strip()
-    return cleaned[:limit].rstrip()
+    return plain_text(value, limit=limit)
 
 
 def _split_source(env: SandboxedEnvironment, name: str) -> tuple[str, str]:

@@ -26,14 +26,20 @@ from tests.helpers import (
     auth_header,
     file,
     make_app,
-    make_mail,
 )
+from tests.helpers import make_mail as _make_mail
 
 REPORT_ID = "r1@mail.example"
 REPORT_SUBJECT = "Harassment at the sprint table"
 REPORT_BODY = "Quentin Quibble kept making comments about me at the sprint."
 ATTACKER = "evil@attacker.example"
 NOW = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+
+
+def make_mail(**kw: Any) -> bytes:
+    """Test mail dated at the frozen clock (command mail dated elsewhen is held)."""
+    kw.setdefault("date", NOW)
+    return _make_mail(**kw)
 
 
 @pytest.fixture
@@ -333,14 +339,23 @@ def test_reply_all_repeating_tags_does_nothing(app: App) -> None:
     assert len(transcripts(app)) == 1
 
 
-def test_unseen_parent_compares_with_latest_filed_subject(app: App) -> None:
+def test_unseen_parent_holds_subject_tags(app: App) -> None:
     code = report(app)
-    command(app, code, "#safety yes")
-    # A reply to a message the bot never saw: the latest filed subject stands in.
-    file(app, make_mail(sender=SAM, subject=f"Re: [CoC {code}] {REPORT_SUBJECT} #safety yes",
+    # A reply to a message the bot never saw: its subject may be a stranger's, so
+    # the subject's commands are held and the member is asked to repeat them.
+    file(app, make_mail(sender=SAM, subject=f"Re: [CoC {code}] {REPORT_SUBJECT} #resolve",
                         message_id="s9@example.net", in_reply_to="ghost@example.org",
                         references=[REPORT_ID, "ghost@example.org"]))
-    assert len(events(app, "commands_processed")) == 1
+    assert record(app, code)["status"] == "Ongoing"
+    [held] = events(app, "command_held")
+    assert held.data["commands"] == ["resolve"]
+    text = last_transcript(app, to=SAM)
+    assert "held" in text and "top of your message" in text
+    # Repeated at the top of the body, it counts.
+    file(app, make_mail(sender=SAM, subject=f"Re: [CoC {code}] {REPORT_SUBJECT} #resolve",
+                        body="#resolve\n\nClosing as discussed.", message_id="s10@example.net",
+                        in_reply_to="ghost2@example.org"))
+    assert record(app, code)["status"] == "Resolved"
 
 
 def test_tags_quoted_in_the_body_do_nothing(app: App) -> None:
@@ -591,7 +606,7 @@ def test_member_forwarding_a_handled_report_with_onfile(app: App) -> None:
     [ack] = [r for r in outbox(app) if "pat@person.example" in r.recipients]
     text = text_of(ack)
     assert "keep this report on file" in text and "Hi Pat" in text
-    assert "Re: Something happened at the meetup" in text
+    assert "Something happened at the meetup" not in text
     assert len(transcripts(app)) == 1
 
 

@@ -11,8 +11,10 @@ lines that parse back without a line break or control character.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default
+from email.utils import format_datetime
 
 import pytest
 from sqlmodel import Session, col, select
@@ -40,7 +42,9 @@ def deliver(app: App, raw: bytes) -> str | None:
 
 
 def mail(lines: list[str], body: str = "Hello.") -> bytes:
-    return ("\r\n".join([*lines, "Date: Mon, 02 Nov 2026 10:00:00 +0000", "", body, ""])
+    # Dated now: command mail older than a week is held.
+    date = format_datetime(datetime.now(UTC))
+    return ("\r\n".join([*lines, f"Date: {date}", "", body, ""])
             .encode("utf-8", "surrogateescape"))
 
 

@@ -82,6 +82,7 @@ def test_nothing_leaks_in_a_busy_fortnight(db_url: str) -> None:
     # The chair answers Jo (reply-all) and becomes point of contact.
     deliver(make_mail(sender=MAYA, sender_name="Maya Chen", to=[jo], cc=[CONDUCT],
                       subject=f"Re: {REPORTS[jo][1]} #contact", message_id="m1@example.org",
+                      date=now[0],
                       in_reply_to="r0@x", references=["r0@x"],
                       body="Hi Jo, I am your point of contact.\n\n> "
                            + REPORTS[jo][2]))
@@ -93,11 +94,13 @@ def test_nothing_leaks_in_a_busy_fortnight(db_url: str) -> None:
     # Sam recuses from Kim's case; Alex resolves Lee's case with an outsider in Cc.
     deliver(make_mail(sender=SAM, sender_name="Sam Jones", to=[CONDUCT],
                       subject=f"Re: {REPORTS[kim][1]} #recuse", message_id="s1@example.net",
+                      date=now[0],
                       in_reply_to="r1@x", references=["r1@x"], body="[- Kim]\nConflict."))
     deliver(make_mail(sender=ALEX, sender_name="Alex Smith", to=[CONDUCT],
                       cc=["moderator@mods.example"],
                       subject=f"Re: {REPORTS['lee@third.example'][1]} #resolve",
                       message_id="a2@example.org", in_reply_to="r2@x", references=["r2@x"],
+                      date=now[0],
                       body="[- Lee]\n[+ Moderator]\nDone."))
     # A fortnight of scheduler runs: reminders and digests every few hours.
     for hours in range(6, 24 * 15, 5):

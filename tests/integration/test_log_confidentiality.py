@@ -115,7 +115,7 @@ def test_logs_at_info_and_above_name_no_one(
                            " #username patperson42 #resolv",
                    body="Jo Reporter told us about Pat Person; looking into it.",
                    message_id="m1@example.org", in_reply_to="r1@mail.example",
-                   references=["r1@mail.example"]), moment(2, 11))
+                   references=["r1@mail.example"], date=moment(2, 11)), moment(2, 11))
     # A command nobody can vouch for: held, and the chair is told.
     file(make_mail(sender=ALEX, sender_name="Alex Smith", authenticated=False,
                    subject=f"Re: {SUBJECT} {tag} #resolve", message_id="a1@example.org",

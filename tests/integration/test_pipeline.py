@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from bot.core.app import App
 from bot.mail.msgids import make_message_id
+from bot.outbound.outbox import queue_mail
 from bot.store.models import AppendOnlyError, Case, Event, InboundMessage, Quarantine
 from bot.store.records import case_record, find_case, list_cases
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, auth_header, file, make_app, make_mail
@@ -132,8 +133,11 @@ def test_own_message_id_threads_and_is_filed_as_own(app: App) -> None:
     file(app, make_mail(message_id="r1@mail.example"), backfill=True)
     with Session(app.engine) as session:
         case = session.exec(select(Case)).one()
-    own = make_message_id(app.secret, "example.org", case.id)
-    out = file(app, make_mail(sender=CONDUCT, message_id=own, subject="Re: report"), backfill=True)
+        row = queue_mail(session, app, kind="warning", template="command_held", to=[MAYA],
+                         case=case, context={"reason": "x", "commands": [], "replay": False})
+        session.commit()
+        own, copy = row.message_id, row.raw
+    out = file(app, copy, backfill=True)
     assert not out.new_case
     reply = file(app, make_mail(sender=REPORTER, message_id="r2@mail.example",
                                 in_reply_to=own), backfill=True)
@@ -141,6 +145,19 @@ def test_own_message_id_threads_and_is_filed_as_own(app: App) -> None:
     with Session(app.engine) as session:
         row = session.exec(select(InboundMessage).where(InboundMessage.message_id == own)).one()
         assert row.kind == "own"
+
+
+def test_our_id_alone_does_not_make_a_mail_our_own(app: App) -> None:
+    file(app, make_mail(message_id="r1@mail.example"), backfill=True)
+    with Session(app.engine) as session:
+        case = session.exec(select(Case)).one()
+    own = make_message_id(app.secret, "example.org", case.id)
+    out = file(app, make_mail(sender=CONDUCT, message_id=own, subject="Re: report"), backfill=True)
+    assert out.new_case  # not threaded by its own (unsent) id, not filed as ours
+    with Session(app.engine) as session:
+        row = session.exec(select(InboundMessage).where(InboundMessage.message_id == own)).one()
+        assert row.kind != "own"
+        assert session.exec(select(Event).where(Event.kind == "own_id_impersonated")).first()
 
 
 def test_forged_own_id_does_not_thread(app: App) -> None:

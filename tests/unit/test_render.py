@@ -104,7 +104,7 @@ def test_shipped_acknowledgements_render(template: str, danger: bool) -> None:
            "danger": danger, "signature": "DSF Code of Conduct Working Group",
            "team_page": "https://www.djangoproject.com/foundation/teams/"}
     out = render_mail(make_config(), template, ctx)
-    assert out.subject == "Re: hello"
+    assert out.subject == "Your report to the Django Code of Conduct Working Group"
     assert out.text.startswith("Hi,\n\nThank you so much for reporting")
     assert out.text.rstrip().endswith("Regards,\nDSF Code of Conduct Working Group")
     assert ("local emergency services" in out.text) is danger

@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlmodel import col, select
 
 from bot.filing.context import MessageContext
+from bot.filing.senders import claims_member
 from bot.mail.msgids import is_own
 from bot.mail.quoting import html_to_text
 from bot.rules.base import Policy, RuleHit, RuleKind, rule_kind
@@ -142,8 +143,14 @@ class MemberSender(RuleKind):
     kind = "member_sender"
 
     def check(self, ctx: MessageContext) -> RuleHit | None:
-        """True when the From address belongs to a member."""
-        return self.hit() if ctx.sender_member is not None else None
+        """True when the From address belongs to a member.
+
+        Also for a forged member From: such mail is a stranger's, but an
+        acknowledgement would only go to the real member's address.
+        """
+        if ctx.sender_member is not None or claims_member(ctx.pm, ctx.app.config):
+            return self.hit()
+        return None
 
 
 @rule_kind
