@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -16,6 +16,7 @@ from bot.core.config import Config, parse_config
 from bot.filing.context import Origin, Outcome
 from bot.store.bootstrap import build_app
 from bot.store.db import make_engine, upgrade
+from bot.store.models import utcnow as record_now
 
 AUTHSERV = "mx.test.example"
 CONDUCT = "conduct@example.org"
@@ -128,7 +129,9 @@ def make_mail(
     if cc:
         msg["Cc"] = ", ".join(cc)
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(date or datetime.now(UTC))
+    # Undated test mail is dated at the record clock: the frozen moment of the test's
+    # App when it has one (command mail dated far from "now" is held), else now.
+    msg["Date"] = format_datetime(date or record_now())
     msg["Message-ID"] = f"<{message_id}>" if message_id else make_msgid(domain="mail.example")
     if in_reply_to:
         msg["In-Reply-To"] = f"<{in_reply_to}>"

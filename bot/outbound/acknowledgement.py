@@ -66,6 +66,9 @@ def first_name(name: str | None) -> str:
     single word is used only when it looks like a given name (capitalised,
     letters only).  All-capitals, lower-case or "Surname, Given" forms greet "Hi,".
     """
+    if hides_controls(name):
+        # Line breaks or controls inside a name are an attack, not a name.
+        return ""
     raw = clean_header(name or "", limit=200)
     via = _VIA_RE.match(raw)
     if via:

@@ -50,8 +50,11 @@ def fingerprints(pm: ParsedMessage) -> list[str]:
     values = _dkim_signature_values(pm)
     if values:
         return ["dkim:" + hashlib.sha256(v.encode()).hexdigest()[:64] for v in values]
+    # Unsigned content: what a sender writes, including what it answers (two
+    # identical one-word approvals of different drafts are two mails, not a replay).
     sender = pm.first_from.key if pm.first_from else ""
-    basis = "\x00".join([sender, pm.header("Date") or "", _SPACE_RE.sub(" ", pm.subject),
+    basis = "\x00".join([sender, pm.header("Date") or "", " ".join(pm.in_reply_to),
+                         _SPACE_RE.sub(" ", pm.subject),
                          _SPACE_RE.sub(" ", pm.text_body or "").strip()])
     return ["text:" + hashlib.sha256(basis.encode("utf-8", "replace")).hexdigest()[:64]]
 

@@ -49,7 +49,8 @@ def test_ban_proposed_by_the_chair_and_agreed_by_two_members(tmp_path: Path) -> 
     command(app, code, "#feedback none the reporter did not answer in two weeks", sender=MAYA)
     [fb] = events(app, "feedback_recorded")
     assert fb.data["none"] is True and fb.data["date"] == "2026-03-02"
-    command(app, code, "#resolve", sender=MAYA)
+    # A new mail (other words): the same content again would be held as a replay.
+    command(app, code, "#resolve", sender=MAYA, body="Feedback recorded; resolving.")
     assert record(app, code)["status"] == "Resolved"
 
 
@@ -95,7 +96,8 @@ def test_only_the_chair_proposes_unless_every_chair_is_out(tmp_path: Path) -> No
     command(app, code, "#agree", sender=SAM)
     assert "no open proposal" in last_transcript(app, SAM)
     command(app, code, "#recuse", sender=MAYA)
-    command(app, code, "#propose Warning", sender=ALEX)
+    # A new mail (other words): the same content again would be held as a replay.
+    command(app, code, "#propose Warning", sender=ALEX, body="Proposing again now.")
     assert "of 2 members without a conflict" in last_transcript(app, ALEX)
     command(app, code, "#agree", sender=MAYA)  # recused: refused, not counted
     assert "refused" in last_transcript(app, MAYA)

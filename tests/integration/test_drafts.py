@@ -317,7 +317,8 @@ def test_neutral_language_flags_gendered_words(app: App) -> None:
     assert "no findings" in _findings_for(app, code, body, "n1@example.org", "info")
     file(app, make_mail(sender=ALEX, sender_name="Alex Smith",
                         subject=f"Re: x #neutral {_tag(code)}", body="they/them"))
-    text = _findings_for(app, code, body, "n2@example.org", "info")
+    # The same draft filed again (a new mail: identical content would be a replay).
+    text = _findings_for(app, code, body + "\nRegards,\nMaya\n", "n2@example.org", "info")
     assert "gendered words" in text and "he" in text and "him" in text
 
 
