@@ -102,7 +102,8 @@ class ImapSection(_Section):
     idle_seconds: int = Field(default=290, gt=0, le=300)
     poll_seconds: int = Field(default=60, gt=0)
     socket_timeout: float = Field(default=30.0, gt=0)
-    reconnect_max_seconds: float = Field(default=300.0, gt=0)
+    # While the server is unreachable, probe it at least this often (capped backoff).
+    reconnect_max_seconds: float = Field(default=10.0, gt=0)
 
 
 class SmtpSection(_Section):
@@ -117,6 +118,21 @@ class SmtpSection(_Section):
     give_up_after_hours: float = Field(default=48.0, gt=0)
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
+
+
+class ServiceSection(_Section):
+    """How `cocbot run` behaves as a long-running service."""
+
+    # Two or more instances on one PostgreSQL database: one works, the others wait;
+    # a standby takes over when the active one has not renewed its lease for this long.
+    takeover_seconds: float = Field(default=30.0, ge=2)
+    # After failing to log in to IMAP or SMTP for this long, exit non-zero.
+    login_failure_exit_minutes: float = Field(default=30.0, gt=0)
+    # SMTP unreachable: probe it at this steady rate; the queue drains on the first success.
+    smtp_probe_seconds: float = Field(default=10.0, gt=0)
+    # What SIGHUP does: "reload" (check the new configuration and rules, then restart in
+    # place with them) or "ignore".
+    sighup: Literal["reload", "ignore"] = "reload"
 
 
 class AuthSection(_Section):
@@ -218,6 +234,7 @@ class Config(_Section):
     intake: IntakeSection = IntakeSection()
     imap: ImapSection = ImapSection()
     smtp: SmtpSection = SmtpSection()
+    service: ServiceSection = ServiceSection()
     auth: AuthSection = AuthSection()
     schedule: ScheduleSection = ScheduleSection()
     acknowledgement: AcknowledgementSection = AcknowledgementSection()

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlmodel import Session
 
 from bot.core.app import App
@@ -35,13 +35,12 @@ def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = Non
             outcome = process_message(app, session, raw, origin)
             if in_txn is not None:
                 in_txn(session)
-    except OperationalError as exc:
-        if not caused_by_message(exc):
-            # The database itself is unwell: let the caller retry later rather than
-            # quarantining good mail because of an outage.
-            raise
-        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     except Exception as exc:
+        if database_outage(exc):
+            # The database itself is unwell (gone, restarting, locked, full): the
+            # transaction rolled back whole, so the caller retries the message later
+            # rather than quarantining good mail because of an outage.
+            raise
         outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     app.outbox_wakeup.set()
     return outcome
@@ -56,6 +55,28 @@ def caused_by_message(exc: OperationalError) -> bool:
     """True when the error comes from this message's values, not from the database's health."""
     sqlstate = getattr(exc.orig, "sqlstate", None)
     return isinstance(sqlstate, str) and sqlstate[:2] in _MESSAGE_SQLSTATE_CLASSES
+
+
+def database_outage(exc: BaseException) -> bool:
+    """True when `exc` says the database is unwell rather than that this message is bad.
+
+    A connection lost mid-transaction (PostgreSQL killed or restarted), SQLite's
+    "database is locked", a full disk: all retried, never quarantined.
+    """
+    if isinstance(exc, PendingRollbackError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return not (isinstance(exc, OperationalError) and caused_by_message(exc))
+    return False
+
+
+def describe_db_error(exc: BaseException) -> str:
+    """One line saying what is wrong with the database, without statement parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split("\n", 1)[0].split())
+    return text[:200] or type(orig).__name__
 
 
 def _quarantine_error(app: App, raw: bytes, origin: Origin, exc: Exception,
