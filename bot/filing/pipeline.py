@@ -111,7 +111,10 @@ def _seen_before(app: App, session: Session, msg: Arrival) -> Outcome | None:
         if existing.raw_sha256 == msg.sha:
             return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
         return _replay(app, session, pm, existing, msg.origin)
-    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key)).first():
+    # A released entry (see `quarantine retry`) no longer holds the message back.
+    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key,
+                                                Quarantine.released_at == None)  # noqa: E711
+                    ).first():
         return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
     if not pm.message_id:
         return None

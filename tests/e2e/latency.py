@@ -75,7 +75,7 @@ def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    rank = max(1, int(round(fraction * len(ordered) + 0.4999)))
+    rank = max(1, round(fraction * len(ordered) + 0.4999))
     return ordered[min(rank, len(ordered)) - 1]
 
 
