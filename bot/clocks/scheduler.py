@@ -24,6 +24,7 @@ from bot.clocks.digest import run_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.core.log import get_logger
+from bot.store.faults import database_outage, describe_db_error
 
 log = get_logger("scheduler")
 
@@ -46,8 +47,12 @@ def _job(app: App) -> None:
     try:
         with _RUN_LOCK:
             run_due(app)
-    except Exception:
-        log.exception("scheduled run failed")
+    except Exception as exc:
+        if not database_outage(exc):
+            log.exception("scheduled run failed")
+            return
+        log.warning("scheduled run postponed: database unavailable", error=type(exc).__name__,
+                    problem=describe_db_error(exc))
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:

@@ -7,6 +7,7 @@ warning level hides it; exiting non-zero after a while lets a service manager
 
 from __future__ import annotations
 
+import threading
 import time
 
 
@@ -32,3 +33,19 @@ class LoginWatch:
         if self._since is None:
             self._since = now
         return now - self._since >= self.give_up_seconds
+
+
+_fatal: list[str] = []
+_fatal_lock = threading.Lock()
+
+
+def report_fatal(reason: str) -> None:
+    """A worker gives up for `reason` (the daemon exits non-zero, saying it)."""
+    with _fatal_lock:
+        _fatal.append(reason)
+
+
+def fatal_reasons() -> list[str]:
+    """Every reason a worker gave up, in order."""
+    with _fatal_lock:
+        return list(_fatal)

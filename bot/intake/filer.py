@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, PendingRollbackError
 from sqlmodel import Session
 
 from bot.core.app import App
@@ -21,6 +20,10 @@ from bot.filing.pipeline import process_message
 from bot.filing.quarantine import dedupe_key, quarantine
 from bot.mail.parse import ParseError, parse_message
 from bot.store.db import session_scope
+from bot.store.faults import caused_by_message, database_outage, describe_db_error
+
+__all__ = ["backfill_cutoff", "caused_by_message", "database_outage", "describe_db_error",
+           "file_raw", "oversize_key"]
 from bot.store.models import Setting
 
 log = get_logger("intake")
@@ -44,39 +47,6 @@ def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = Non
         outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     app.outbox_wakeup.set()
     return outcome
-
-
-# PostgreSQL reports some limits a single value breaks (an index row too large) as
-# OperationalError, like an outage; retrying such a message would stop intake forever.
-_MESSAGE_SQLSTATE_CLASSES = ("54",)  # program_limit_exceeded
-
-
-def caused_by_message(exc: OperationalError) -> bool:
-    """True when the error comes from this message's values, not from the database's health."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _MESSAGE_SQLSTATE_CLASSES
-
-
-def database_outage(exc: BaseException) -> bool:
-    """True when `exc` says the database is unwell rather than that this message is bad.
-
-    A connection lost mid-transaction (PostgreSQL killed or restarted), SQLite's
-    "database is locked", a full disk: all retried, never quarantined.
-    """
-    if isinstance(exc, PendingRollbackError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError | InterfaceError):
-        return not (isinstance(exc, OperationalError) and caused_by_message(exc))
-    return False
-
-
-def describe_db_error(exc: BaseException) -> str:
-    """One line saying what is wrong with the database, without statement parameters."""
-    orig = getattr(exc, "orig", None) or exc
-    text = " ".join(str(orig).split("\n", 1)[0].split())
-    return text[:200] or type(orig).__name__
 
 
 def _quarantine_error(app: App, raw: bytes, origin: Origin, exc: Exception,

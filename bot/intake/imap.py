@@ -45,7 +45,7 @@ from sqlmodel import Session
 
 from bot.core.app import App
 from bot.core.log import get_logger
-from bot.core.watch import LoginWatch
+from bot.core.watch import LoginWatch, report_fatal
 from bot.filing.context import Origin
 from bot.filing.quarantine import quarantine
 from bot.intake.filer import (
@@ -281,6 +281,7 @@ class ImapIntake:
                     self.fatal = (f"{exc} (for {watch.minutes:g} minutes; "
                                   "see service.login_failure_exit_minutes)")
                     log.error("giving up: imap login keeps failing", server=server)
+                    report_fatal(self.fatal)
                     self.close()
                     return
             except (OSError, IMAPClientError, ssl.SSLError, EOFError) as exc:
