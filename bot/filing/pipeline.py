@@ -30,6 +30,7 @@ from bot.mail.auth import verify_member
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import own_case_id
 from bot.mail.parse import ParseError, extract_forwarded, parse_message
+from bot.store.copies import keep_copy
 from bot.store.models import Case, InboundMessage, Quarantine
 from bot.store.records import add_event, ensure_participant, open_case
 
@@ -109,6 +110,9 @@ def _seen_before(app: App, session: Session, msg: Arrival) -> Outcome | None:
         select(InboundMessage).where(InboundMessage.dedupe_key == msg.key)).first()
     if existing is not None:
         if existing.raw_sha256 == msg.sha:
+            return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
+        # Same Message-ID, other bytes: the bytes are kept as an alternate copy.
+        if not keep_copy(session, existing, msg.raw, msg.sha, msg.origin.source):
             return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
         return _replay(app, session, pm, existing, msg.origin)
     # A released entry (see `quarantine retry`) no longer holds the message back.
