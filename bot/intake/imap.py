@@ -13,9 +13,10 @@
   began, so before idling the intake searches again until a search finds
   nothing new ("drain"): mail that arrived while a batch was being filed (or
   during a start-up catch-up) is picked up at once, not at the next re-issue.
-- Any untagged ``NO``, ``BAD`` or ``BYE`` (a deleted or recreated mailbox, a
-  shutdown) or a response the loop does not know during IDLE means the view
-  may be stale: the intake reconnects and re-selects at once, without backoff.
+- Any untagged ``NO``, ``BAD`` or ``BYE`` during IDLE (a deleted or recreated
+  mailbox, a shutdown) means the view may be stale: the intake reconnects and
+  re-selects at once, without backoff.  A response it does not know ends the
+  IDLE and makes it search again at once.
 - Keepalive: IDLE is ended and re-issued every `keepalive_seconds` (half of
   `socket_timeout`, at most `idle_seconds`), and the server's answer to DONE
   must come within the other half; TCP keepalive is on as well.  A connection
@@ -137,6 +138,7 @@ class ImapIntake:
         self._cutoff: datetime | None = None
         # Why `run` gave up, when it did (read by the daemon to exit non-zero).
         self.fatal: str | None = None
+        self._last_resync = float("-inf")
 
     # -- cursor -----------------------------------------------------------------------
     def _cursor(self) -> ImapCursor | None:
@@ -208,6 +210,7 @@ class ImapIntake:
         limit = self.app.config.intake.max_message_bytes
         small = [u for u in uids if int(meta.get(u, {}).get(b"RFC822.SIZE", 0)) <= limit]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+        handled = 0  # messages whose cursor advanced (an expunged one is not counted)
         for uid in uids:
             info = meta.get(uid, {})
             size = int(info.get(b"RFC822.SIZE", 0))
@@ -219,6 +222,7 @@ class ImapIntake:
                 if uid in small:
                     continue  # expunged between the two fetches
                 self._quarantine_oversize(client, uid, size, source, advance)
+                handled += 1
                 continue
             raw = bodies[uid].get(b"BODY[]") or b""
             backfill = received is not None and received < cutoff
@@ -226,7 +230,8 @@ class ImapIntake:
                                                      backfill=backfill), in_txn=advance)
             log.info("imap message handled", uid=uid, status=outcome.status,
                      case=outcome.case_code, message_id=outcome.message_id)
-        return len(uids)
+            handled += 1
+        return handled
 
     def _quarantine_oversize(
         self, client: IMAPClient, uid: int, size: int, source: str, advance: Any
@@ -257,19 +262,22 @@ class ImapIntake:
             try:
                 client = self.open()
                 watch.ok()
+                self.drain()
                 if failures:
                     log.info("imap reachable again", server=server, failures=failures)
                 failures = 0
-                self.drain()
                 if client.has_capability("IDLE"):
                     self._idle_loop(client, stop)
                 else:
                     self._poll_loop(stop)
                 continue
             except Resync as exc:
-                # The server told us our view is stale: look again now, not after a backoff.
+                # The server told us our view is stale: look again now, not after a backoff
+                # (unless it keeps saying so: then the backoff keeps this from spinning).
                 failures += 1
-                delay = 0.0 if failures == 1 else self._backoff(failures)
+                now = time.monotonic()
+                delay = 0.0 if now - self._last_resync > 10 else self._backoff(failures)
+                self._last_resync = now
                 log.warning("imap view is stale; resynchronising", reason=str(exc),
                             retry_in=round(delay, 1))
             except LoginRefused as exc:
@@ -386,21 +394,24 @@ def _word(part: Any) -> str:
 
 
 def _check_untagged(responses: Iterable[Any]) -> bool:
-    """True when `responses` announce new mail; raise Resync on NO/BAD/BYE or the unknown."""
-    news = False
+    """True when `responses` call for a fresh look (new mail, or a response we do not know).
+
+    Raises Resync (reconnect and re-select) on an untagged NO, BAD or BYE.
+    """
+    look = False
     for resp in responses:
         parts = resp if isinstance(resp, tuple) else (resp,)
         words = [_word(p) for p in parts[:2] if isinstance(p, bytes | str | int)]
-        if not words:
-            raise Resync("unexpected response from the server")
-        if words[0] in ("NO", "BAD", "BYE"):
+        if words and words[0] in ("NO", "BAD", "BYE"):
             raise Resync(f"server said {words[0]}")
-        kind = words[1] if len(words) > 1 and words[0].isdigit() else words[0]
-        if kind in ("EXISTS", "RECENT"):
-            news = True
-        elif kind not in _ROUTINE:
-            raise Resync(f"unexpected {kind[:20]} response from the server")
-    return news
+        kind = (words[1] if len(words) > 1 and words[0].isdigit() else words[0]) if words \
+            else ""
+        if kind in ("EXISTS", "RECENT") or kind not in _ROUTINE:
+            # New mail, or something unexpected: either way, search again now.
+            if kind not in ("EXISTS", "RECENT"):
+                log.info("unexpected response during IDLE; searching again", kind=kind[:20])
+            look = True
+    return look
 
 
 def _aware_utc(value: datetime) -> datetime:

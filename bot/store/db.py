@@ -29,6 +29,9 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
+        # An unreachable server fails a connection attempt in bounded time (the
+        # callers retry), instead of hanging a worker on a dead network path.
+        kwargs["connect_args"] = {"connect_timeout": 10}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
