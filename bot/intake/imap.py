@@ -13,6 +13,12 @@
   began, so before idling the intake searches again until a search finds
   nothing new ("drain"): mail that arrived while a batch was being filed (or
   during a start-up catch-up) is picked up at once, not at the next re-issue.
+- A catch-up (many messages waiting) goes in steps of `CATCH_UP_STEP`; between
+  steps, mail that arrived since the catch-up began is filed first, without
+  moving the cursor (which only advances in UID order); the cursor later
+  passes those UIDs without fetching them again, and after a crash the
+  pipeline's dedupe makes the repeat harmless.  A report arriving during a
+  long catch-up therefore waits for one step, not for the whole backlog.
 - Any untagged ``NO``, ``BAD`` or ``BYE`` during IDLE (a deleted or recreated
   mailbox, a shutdown) means the view may be stale: the intake reconnects and
   re-selects at once, without backoff.  A response it does not know ends the
@@ -62,6 +68,8 @@ from bot.store.models import ImapCursor, utcnow
 log = get_logger("imap")
 
 FETCH_BATCH = 50
+# During a catch-up, newly arrived mail is looked for after every this many messages.
+CATCH_UP_STEP = 5
 
 
 def connect(app: App) -> IMAPClient:
@@ -139,6 +147,8 @@ class ImapIntake:
         # Why `run` gave up, when it did (read by the daemon to exit non-zero).
         self.fatal: str | None = None
         self._last_resync = float("-inf")
+        # UIDs filed ahead of a catch-up backlog (the cursor has not passed them yet).
+        self._early: set[int] = set()
 
     # -- cursor -----------------------------------------------------------------------
     def _cursor(self) -> ImapCursor | None:
@@ -168,6 +178,8 @@ class ImapIntake:
         client = connect(self.app)
         info = client.select_folder(self.folder, readonly=True)
         self.client = client
+        if self.uidvalidity != _uidvalidity(info):
+            self._early.clear()
         self.uidvalidity = _uidvalidity(info)
         log.info("imap connected", folder_uidvalidity=self.uidvalidity,
                  idle=client.has_capability("IDLE"))
@@ -197,20 +209,52 @@ class ImapIntake:
         # Fixed on the first pass, even over an empty folder: mail arriving later is new.
         cutoff = self._backfill_cutoff()
         uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+        self._early = {u for u in self._early if u > last}
         if not uids:
             return 0
         handled = 0
-        for start in range(0, len(uids), FETCH_BATCH):
-            handled += self._fetch_batch(client, uids[start:start + FETCH_BATCH], cutoff)
+        newest = uids[-1]
+        # A catch-up (many waiting) goes in small steps, with a look for newly arrived
+        # mail between them, so a report arriving now is not queued behind the backlog.
+        step = CATCH_UP_STEP if len(uids) > CATCH_UP_STEP else FETCH_BATCH
+        for start in range(0, len(uids), step):
+            if start:
+                newest = self._file_early(client, newest, cutoff)
+            handled += self._fetch_batch(client, uids[start:start + step], cutoff)
         return handled
 
-    def _fetch_batch(self, client: IMAPClient, uids: list[int], cutoff: datetime) -> int:
+    def _file_early(self, client: IMAPClient, newest: int, cutoff: datetime) -> int:
+        """File mail that arrived after the catch-up began, ahead of the backlog.
+
+        The cursor does not move for these (it only ever advances in UID order, so a
+        crash re-reads the backlog); they are remembered, and when the backlog reaches
+        them the cursor passes them without a second fetch.  A crash before that makes
+        intake fetch them again, and the pipeline's dedupe files nothing twice.
+        """
+        _check_untagged(client.noop()[1])
+        fresh = sorted(u for u in client.search(["UID", f"{newest + 1}:*"]) if u > newest)
+        for start in range(0, len(fresh), FETCH_BATCH):
+            self._fetch_batch(client, fresh[start:start + FETCH_BATCH], cutoff, early=True)
+        return fresh[-1] if fresh else newest
+
+    def _fetch_batch(self, client: IMAPClient, uids: list[int], cutoff: datetime,
+                     early: bool = False) -> int:
         assert self.uidvalidity is not None
+        handled = 0  # messages whose cursor advanced (an expunged one is not counted)
+        if not early:
+            # Filed ahead of the backlog already: only the cursor moves past them.
+            for uid in [u for u in uids if u in self._early]:
+                with session_scope(self.app.engine) as session:
+                    self._advance(self.uidvalidity, uid)(session)
+                self._early.discard(uid)
+                handled += 1
+        uids = [u for u in uids if u not in self._early]
+        if not uids:
+            return handled
         meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
         limit = self.app.config.intake.max_message_bytes
         small = [u for u in uids if int(meta.get(u, {}).get(b"RFC822.SIZE", 0)) <= limit]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        handled = 0  # messages whose cursor advanced (an expunged one is not counted)
         for uid in uids:
             info = meta.get(uid, {})
             size = int(info.get(b"RFC822.SIZE", 0))
@@ -219,18 +263,23 @@ class ImapIntake:
             source = f"imap:{self.uidvalidity}:{uid}"
             advance = self._advance(self.uidvalidity, uid)
             if uid not in bodies:
-                if uid in small:
-                    continue  # expunged between the two fetches
+                if uid in small or early:
+                    continue  # expunged between the two fetches (or oversize: in order)
                 self._quarantine_oversize(client, uid, size, source, advance)
                 handled += 1
                 continue
             raw = bodies[uid].get(b"BODY[]") or b""
             backfill = received is not None and received < cutoff
             outcome = file_raw(self.app, raw, Origin(source=source, received_at=received,
-                                                     backfill=backfill), in_txn=advance)
+                                                     backfill=backfill),
+                               in_txn=None if early else advance)
             log.info("imap message handled", uid=uid, status=outcome.status,
-                     case=outcome.case_code, message_id=outcome.message_id)
-            handled += 1
+                     case=outcome.case_code, message_id=outcome.message_id,
+                     ahead_of_backlog=early or None)
+            if early:
+                self._early.add(uid)
+            else:
+                handled += 1
         return handled
 
     def _quarantine_oversize(
