@@ -241,27 +241,26 @@ class ImapIntake:
                      early: bool = False) -> int:
         assert self.uidvalidity is not None
         handled = 0  # messages whose cursor advanced (an expunged one is not counted)
-        if not early:
-            # Filed ahead of the backlog already: only the cursor moves past them.
-            for uid in [u for u in uids if u in self._early]:
-                with session_scope(self.app.engine) as session:
-                    self._advance(self.uidvalidity, uid)(session)
-                self._early.discard(uid)
-                handled += 1
-        uids = [u for u in uids if u not in self._early]
-        if not uids:
-            return handled
-        meta = client.fetch(uids, ["RFC822.SIZE", "INTERNALDATE"])
+        todo = [u for u in uids if u not in self._early]
+        meta = client.fetch(todo, ["RFC822.SIZE", "INTERNALDATE"]) if todo else {}
         limit = self.app.config.intake.max_message_bytes
-        small = [u for u in uids if int(meta.get(u, {}).get(b"RFC822.SIZE", 0)) <= limit]
+        small = [u for u in todo if int(meta.get(u, {}).get(b"RFC822.SIZE", 0)) <= limit]
         bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        for uid in uids:
+        for uid in uids:  # in UID order: the cursor never passes a message not yet filed
+            advance = self._advance(self.uidvalidity, uid)
+            if uid in self._early:
+                if not early:
+                    # Filed ahead of the backlog already: only the cursor moves past it.
+                    with session_scope(self.app.engine) as session:
+                        advance(session)
+                    self._early.discard(uid)
+                    handled += 1
+                continue
             info = meta.get(uid, {})
             size = int(info.get(b"RFC822.SIZE", 0))
             internal = info.get(b"INTERNALDATE")
             received = _aware_utc(internal) if isinstance(internal, datetime) else None
             source = f"imap:{self.uidvalidity}:{uid}"
-            advance = self._advance(self.uidvalidity, uid)
             if uid not in bodies:
                 if uid in small or early:
                     continue  # expunged between the two fetches (or oversize: in order)
