@@ -85,7 +85,7 @@ class Holder:
 
     @classmethod
     def _new(cls) -> Holder:
-        return cls(host=socket.gethostname(), pid=os.getpid(),
+        return cls(host=_host_identity(), pid=os.getpid(),
                    started=_process_start(os.getpid()) or "?", nonce=uuid.uuid4().hex[:8])
 
     @property
@@ -95,6 +95,17 @@ class Holder:
 
 
 _ME: Holder | None = None
+
+
+def _host_identity() -> str:
+    """The host name plus the process-id namespace: two containers may share a host name
+    (and both run as pid 1), but a process id only means something within its namespace."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").split("[", 1)[-1].rstrip("]")
+    except OSError:
+        namespace = ""
+    name = socket.gethostname()
+    return f"{name}/{namespace}"[:255] if namespace else name[:255]
 
 
 def holder_is_dead(row: ServiceLease, me: Holder) -> bool:
