@@ -23,7 +23,7 @@ Failures:
   queue.  A refused login is logged as an error with the server's words, and
   after `service.login_failure_exit_minutes` the daemon exits non-zero.
 
-- transient (4xx replies, connection errors, timeouts, a failed login): retried
+- transient (4xx replies, a session that breaks mid-message, timeouts): retried
   with exponential backoff and jitter until `smtp.give_up_after_hours` after
   the row was queued; then the row is marked failed.
 - permanent (5xx replies): the row is marked failed at once.
