@@ -271,7 +271,10 @@ async def _deliver(app: App, rows: list[Outbox]) -> Pass:
         client = await _connect(app)
     except SmtpLoginRefused as exc:
         result.failed, result.login_refused, result.unreachable = True, True, str(exc)
-        _postpone(app, rows, str(exc), max(60.0, app.config.service.smtp_probe_seconds))
+        # Less often than an outage probe: retrying a wrong password every few seconds
+        # can get the account locked.
+        probe = app.config.service.smtp_probe_seconds
+        _postpone(app, rows, str(exc), max(probe, min(60.0, probe * 6)))
         return result
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
         cfg = app.config.smtp

@@ -74,6 +74,33 @@ def test_run_once_with_refused_smtp_login_exits_non_zero_with_one_line(
         assert len(acks) == 1
 
 
+def test_refused_smtp_login_is_an_error_then_the_daemon_exits_non_zero(
+    tmp_path: Path, fresh_inbox: Dovecot
+) -> None:
+    with SmtpSink(username="bot", password="right") as sink:
+        config = e2e_config(tmp_path, fresh_inbox, sink,
+                            intake={"backfill_before": "2000-01-01"},
+                            service={"login_failure_exit_minutes": 0.05,
+                                     "smtp_probe_seconds": 0.5})
+        config.write_text(config.read_text().replace(
+            "[smtp]\n", '[smtp]\nusername = "bot"\npassword = "wrong-Pa55word"\n', 1))
+        run_cli(config, "db", "upgrade")
+        bot = BotProcess(config).start()
+        try:
+            assert wait_until(lambda: "imap connected" in bot.log_text(), 20), bot.log_text()
+            fresh_inbox.append(make_mail(message_id="r-smtp-daemon@mail.example"))
+            assert wait_until(lambda: not bot.alive(), 30), bot.log_text()
+        finally:
+            code = bot.stop()
+        assert code not in (0, None)
+        failed = [e for e in lines(bot) if e.get("event") == "smtp login failed"]
+        assert failed and failed[0]["level"] == "error"
+        assert "535" in str(failed[0]["server_says"])
+        assert "smtp login keeps failing" in bot.log_text()
+        assert "wrong-Pa55word" not in bot.log_text()
+        assert sink.messages == []
+
+
 def test_sighup_reloads_a_valid_configuration_and_refuses_a_broken_one(
     tmp_path: Path, fresh_inbox: Dovecot, smtp_sink: SmtpSink
 ) -> None:
