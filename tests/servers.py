@@ -14,6 +14,7 @@ exit, including when the body raised.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -522,7 +523,7 @@ def postgres_bin_dir() -> Path | None:
 class Postgres:
     """A throwaway PostgreSQL cluster on a free loopback port, trusting every local login."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, durable: bool = False) -> None:
         """Prepare (but do not start) a cluster."""
         bin_dir = postgres_bin_dir()
         if bin_dir is None:
@@ -541,6 +542,9 @@ class Postgres:
             os.chown(self.root, pg.pw_uid, pg.pw_gid)
         self._initialised = False
         self._started = False
+        # durable: keep synchronous_commit on, so a commit the client saw survives a crash
+        # of the server (tests that kill it); otherwise the last commits may be lost.
+        self.durable = durable
 
     def _run(self, *args: str) -> None:
         cmd = list(args)
@@ -574,8 +578,10 @@ class Postgres:
             self._initialised = True
         options = (
             f"-c listen_addresses={self.host} -p {self.port} -k {self.root} "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            "-c fsync=off -c full_page_writes=off"
         )
+        if not self.durable:
+            options += " -c synchronous_commit=off"
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
@@ -693,6 +699,9 @@ class _SinkState:
     refused: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
     require_auth: bool = False
+    # While set, DATA is not answered: the message is "in flight" (see hold_data).
+    hold: threading.Event | None = None
+    data_started: threading.Event = field(default_factory=threading.Event)
 
 
 class _SinkHandler:
@@ -734,6 +743,14 @@ class _SinkHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """Record the message, or answer with the configured DATA failure."""
+        with self.state.lock:
+            hold = self.state.hold
+        self.state.data_started.set()
+        while hold is not None and hold.is_set():
+            await asyncio.sleep(0.02)
+            if session.peer is None or server.transport is None or \
+                    server.transport.is_closing():
+                return "421 4.4.2 client went away"
         with self.state.lock:
             reply = self.state.data_reply
         if reply is not None:
@@ -795,6 +812,23 @@ class SmtpSink:
         """Undo :meth:`refuse` for ``address``."""
         with self._state.lock:
             self._state.refused.pop(address.lower(), None)
+
+    def hold_data(self) -> threading.Event:
+        """Stop answering DATA until the returned event is cleared (a message in flight).
+
+        ``data_started`` on the sink's state is set when a DATA arrives while held.
+        """
+        hold = threading.Event()
+        hold.set()
+        with self._state.lock:
+            self._state.hold = hold
+            self._state.data_started.clear()
+        return hold
+
+    @property
+    def data_started(self) -> threading.Event:
+        """Set once a message's DATA has arrived (see :meth:`hold_data`)."""
+        return self._state.data_started
 
     def fail_data(self, text: str | None) -> None:
         """Answer DATA with ``text`` (a 4xx/5xx reply) from now on; None accepts again."""

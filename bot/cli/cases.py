@@ -67,6 +67,12 @@ def case_cmd(state: CliState, code: str, as_json: bool) -> None:
     click.echo(tabulate([[m["received_at"][:16], m["kind"], m["from"] or "", m["subject"]]
                          for m in detail["messages"]], headers=["received", "kind", "from",
                                                                 "subject"]))
+    copies = [(m, c) for m in detail["messages"] for c in m.get("alternate_copies", [])]
+    if copies:
+        click.echo("\nalternate copies (same Message-ID, other bytes; kept, never acted on):")
+        click.echo(tabulate([[c["received_at"][:16], m["message_id"], c["size"], c["source"]]
+                             for m, c in copies],
+                            headers=["received", "copy of", "bytes", "source"]))
     click.echo("\nhistory:")
     click.echo(tabulate([[e["at"][:16], e["kind"], e["actor"] or "", e["summary"]]
                          for e in detail["events"]], headers=["at", "event", "by", "details"]))

@@ -58,10 +58,11 @@ def quarantine_show(state: CliState, qid: int) -> None:
 @pass_state
 def quarantine_retry(state: CliState, qids: tuple[int, ...], retry_all: bool) -> None:
     """Run quarantined mail through the pipeline again (e.g. after an upgrade)."""
-    from bot.intake.retry import retry_quarantine
+    from bot.intake.retry import iter_retry
 
     if not qids and not retry_all:
         fail("name entry ids or pass --all", code=2)
     app = state.app()
-    for qid, status in retry_quarantine(app, list(qids) or None):
+    # One line per entry as soon as it is done: each is committed on its own.
+    for qid, status in iter_retry(app, list(qids) or None):
         click.echo(f"{qid}: {status}")

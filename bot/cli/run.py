@@ -17,7 +17,8 @@ from bot.cli.common import CliState, fail, parse_now, pass_state
 @pass_state
 def run_cmd(state: CliState, once: bool, now_text: str | None) -> None:
     """Run the bot (forever, or once with --once)."""
-    from bot.service.runner import IntakeFailed, run_forever, run_once
+    from bot.service.leader import AnotherInstance
+    from bot.service.runner import IntakeFailed, SendFailed, run_forever, run_once
 
     now = parse_now(now_text)
     if now is not None and not once:
@@ -33,16 +34,21 @@ def run_cmd(state: CliState, once: bool, now_text: str | None) -> None:
 
     roster_or_exit(state)
     app = state.app(now)
-    if once:
-        try:
-            counts = run_once(app)
-        except IntakeFailed as exc:
-            fail(f"could not read the {state.config.intake.source} inbox "
-                 f"(scheduled jobs and queued mail were still handled): {exc}", code=4)
-        click.echo(f"handled {counts['handled']} message(s), ran {counts['scheduled']} "
-                   f"job(s), sent {counts['sent']} mail(s)")
-    else:
-        run_forever(app)
+    try:
+        if not once:
+            run_forever(app, config_path=state.config_path)
+            return
+        counts = run_once(app)
+    except AnotherInstance as exc:
+        fail(str(exc), code=7)
+    except IntakeFailed as exc:
+        fail(f"could not read the {state.config.intake.source} inbox "
+             f"(scheduled jobs and queued mail were still handled): {exc}", code=4)
+    except SendFailed as exc:
+        fail(f"could not send mail (it stays queued; the inbox and scheduled jobs were "
+             f"handled): {exc}", code=6)
+    click.echo(f"handled {counts['handled']} message(s), ran {counts['scheduled']} "
+               f"job(s), sent {counts['sent']} mail(s)")
 
 
 @click.command("import")

@@ -28,6 +28,7 @@ from bot.governance.danger import send_urgent_summaries
 from bot.records.onboarding import run_onboarding
 from bot.records.readmission import run_readmission
 from bot.records.retention import run_retention
+from bot.store.faults import database_outage, describe_db_error
 
 log = get_logger("scheduler")
 
@@ -56,8 +57,12 @@ def _job(app: App) -> None:
     try:
         with _RUN_LOCK:
             run_due(app)
-    except Exception:
-        log.exception("scheduled run failed")
+    except Exception as exc:
+        if not database_outage(exc):
+            log.exception("scheduled run failed")
+            return
+        log.warning("scheduled run postponed: database unavailable", error=type(exc).__name__,
+                    problem=describe_db_error(exc))
 
 
 def build_scheduler(app: App) -> BackgroundScheduler:

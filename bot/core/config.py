@@ -168,7 +168,8 @@ class ImapSection(_Section):
     idle_seconds: int = Field(default=290, gt=0, le=300)
     poll_seconds: int = Field(default=60, gt=0)
     socket_timeout: float = Field(default=30.0, gt=0)
-    reconnect_max_seconds: float = Field(default=300.0, gt=0)
+    # While the server is unreachable, probe it at least this often (capped backoff).
+    reconnect_max_seconds: float = Field(default=10.0, gt=0)
     # password (LOGIN; an app password for Google), or an OAuth2 SASL mechanism.
     auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
     oauth2: OAuth2Section | None = None
@@ -200,6 +201,21 @@ class SmtpSection(_Section):
         if self.auth_method != "password" and self.oauth2 is None:
             raise ValueError(f"auth_method = {self.auth_method!r} needs an [smtp.oauth2] table")
         return self
+
+
+class ServiceSection(_Section):
+    """How `cocbot run` behaves as a long-running service."""
+
+    # Two or more instances on one PostgreSQL database: one works, the others wait;
+    # a standby takes over when the active one has not renewed its lease for this long.
+    takeover_seconds: float = Field(default=30.0, ge=2)
+    # After failing to log in to IMAP or SMTP for this long, exit non-zero.
+    login_failure_exit_minutes: float = Field(default=30.0, gt=0)
+    # SMTP unreachable: probe it at this steady rate; the queue drains on the first success.
+    smtp_probe_seconds: float = Field(default=10.0, gt=0)
+    # What SIGHUP does: "reload" (check the new configuration and rules, then restart in
+    # place with them) or "ignore".
+    sighup: Literal["reload", "ignore"] = "reload"
 
 
 class AuthSection(_Section):
@@ -401,6 +417,7 @@ class Config(_Section):
     intake: IntakeSection = IntakeSection()
     imap: ImapSection = ImapSection()
     smtp: SmtpSection = SmtpSection()
+    service: ServiceSection = ServiceSection()
     auth: AuthSection = AuthSection()
     tls: TlsSection = TlsSection()
     schedule: ScheduleSection = ScheduleSection()

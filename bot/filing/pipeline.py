@@ -31,6 +31,7 @@ from bot.filing.threads import ThreadMatch, match_case, remember_ids
 from bot.mail.message import ParsedMessage
 from bot.mail.msgids import own_case_id
 from bot.mail.parse import ParseError, extract_forwarded, parse_message
+from bot.store.copies import keep_copy
 from bot.store.models import Case, InboundMessage, Quarantine
 from bot.store.records import add_event, ensure_participant, open_case
 from bot.store.signed import fingerprints
@@ -118,12 +119,18 @@ def _seen_before(app: App, session: Session, msg: Arrival) -> Outcome | None:
     if existing is not None:
         if existing.raw_sha256 == msg.sha:
             return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
+        # Same Message-ID, other bytes: the bytes are kept as an alternate copy.
+        if not keep_copy(session, existing, msg.raw, msg.sha, msg.origin.source):
+            return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
         return _replay(app, session, pm, existing, msg.origin)
     if msg.key != f"sha:{msg.sha}" and session.exec(select(InboundMessage.id).where(
             InboundMessage.dedupe_key == f"sha:{msg.sha}")).first() is not None:
         # Filed before under its hash (a mail that impersonated one of our ids).
         return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
-    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key)).first():
+    # A released entry (see `quarantine retry`) no longer holds the message back.
+    if session.exec(select(Quarantine.id).where(Quarantine.dedupe_key == msg.key,
+                                                Quarantine.released_at == None)  # noqa: E711
+                    ).first():
         return Outcome(status=Status.DUPLICATE, message_id=pm.message_id)
     if not pm.message_id:
         return None

@@ -11,7 +11,6 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.core.app import App
@@ -22,6 +21,10 @@ from bot.filing.quarantine import dedupe_key, quarantine
 from bot.mail.parse import ParseError, parse_message
 from bot.store.backup import silent_before
 from bot.store.db import session_scope
+from bot.store.faults import caused_by_message, database_outage, describe_db_error
+
+__all__ = ["backfill_cutoff", "caused_by_message", "database_outage", "describe_db_error",
+           "file_raw", "oversize_key"]
 from bot.store.models import Setting
 
 log = get_logger("intake")
@@ -36,27 +39,15 @@ def file_raw(app: App, raw: bytes, origin: Origin, *, in_txn: InTxn | None = Non
             outcome = process_message(app, session, raw, origin)
             if in_txn is not None:
                 in_txn(session)
-    except OperationalError as exc:
-        if not caused_by_message(exc):
-            # The database itself is unwell: let the caller retry later rather than
-            # quarantining good mail because of an outage.
-            raise
-        outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     except Exception as exc:
+        if database_outage(exc):
+            # The database itself is unwell (gone, restarting, locked, full): the
+            # transaction rolled back whole, so the caller retries the message later
+            # rather than quarantining good mail because of an outage.
+            raise
         outcome = _quarantine_error(app, raw, origin, exc, in_txn)
     app.outbox_wakeup.set()
     return outcome
-
-
-# PostgreSQL reports some limits a single value breaks (an index row too large) as
-# OperationalError, like an outage; retrying such a message would stop intake forever.
-_MESSAGE_SQLSTATE_CLASSES = ("54",)  # program_limit_exceeded
-
-
-def caused_by_message(exc: OperationalError) -> bool:
-    """True when the error comes from this message's values, not from the database's health."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate[:2] in _MESSAGE_SQLSTATE_CLASSES
 
 
 def _quarantine_error(app: App, raw: bytes, origin: Origin, exc: Exception,

@@ -12,8 +12,6 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError
-
 from bot.core.app import App
 from bot.core.log import get_logger
 from bot.filing.context import Origin, Outcome
@@ -21,6 +19,7 @@ from bot.filing.quarantine import quarantine
 from bot.intake.filer import backfill_cutoff, file_raw, oversize_key
 from bot.store import heartbeat
 from bot.store.db import session_scope
+from bot.store.faults import database_outage, describe_db_error
 
 log = get_logger("maildir")
 
@@ -81,6 +80,9 @@ def run_maildir(app: App, path: Path, stop: threading.Event, interval: float = 1
     while not stop.is_set():
         try:
             sync_maildir(app, path)
-        except (OSError, OperationalError) as exc:
-            log.warning("maildir intake interrupted; retrying", error=type(exc).__name__)
+        except Exception as exc:
+            if not isinstance(exc, OSError) and not database_outage(exc):
+                raise
+            log.warning("maildir intake interrupted; retrying", error=type(exc).__name__,
+                        problem=describe_db_error(exc) if database_outage(exc) else None)
         stop.wait(interval)

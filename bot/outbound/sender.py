@@ -10,9 +10,20 @@ just before its attempt and marked right after it, so a crash repeats at most
 that one message, and it goes out again once its lease (one SMTP transaction's
 worth of `smtp.timeout`) has run out.
 
+Each claim also names the claiming instance (`claimed_by`, see
+`bot.store.lease`); when an instance takes the intake lease over (after a
+crash, an immediate restart included) it takes over the dead holder's claims
+at once instead of waiting out their leases.
+
 Failures:
 
-- transient (4xx replies, connection errors, timeouts, a failed login): retried
+- the server cannot be reached or refuses the login: the rows are left alone
+  (no attempt counted, no growing backoff) and the server is probed again every
+  `service.smtp_probe_seconds`; the first successful connection drains the
+  queue.  A refused login is logged as an error with the server's words, and
+  after `service.login_failure_exit_minutes` the daemon exits non-zero.
+
+- transient (4xx replies, a session that breaks mid-message, timeouts): retried
   with exponential backoff and jitter until `smtp.give_up_after_hours` after
   the row was queued; then the row is marked failed.
 - permanent (5xx replies): the row is marked failed at once.
@@ -38,6 +49,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import re
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -52,8 +64,10 @@ from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.core.oauth2 import OAuth2Error, oauthbearer_string, token_source, xoauth2_string
 from bot.core.tls import client_context
+from bot.core.watch import LoginWatch, report_fatal
 from bot.store import heartbeat
 from bot.store.db import session_scope
+from bot.store.lease import Holder
 from bot.store.models import Case, Event, Outbox
 from bot.store.records import add_event
 
@@ -143,9 +157,31 @@ def _claim(app: App, row: Outbox) -> bool:
             update(Outbox)
             .where(col(Outbox.id) == row.id, col(Outbox.status) == "queued",
                    col(Outbox.next_attempt_at) == row.next_attempt_at)
-            .values(next_attempt_at=lease_until)
+            .values(next_attempt_at=lease_until, claimed_by=Holder.me().text)
         )
         return result.rowcount == 1  # type: ignore[attr-defined, no-any-return]
+
+
+def take_over_claims(app: App) -> int:
+    """Make rows claimed by other (dead) instances due now; returns how many.
+
+    Called by the instance that has just taken the intake lease: whoever claimed
+    those rows no longer works, so their attempts in flight are repeated at once
+    (an acknowledgement goes out again under the same Message-ID, or for the
+    first time), instead of after their time leases run out.
+    """
+    me = Holder.me().text
+    with session_scope(app.engine) as session:
+        result = session.execute(
+            update(Outbox)
+            .where(col(Outbox.status) == "queued", col(Outbox.claimed_by) != None,  # noqa: E711
+                   col(Outbox.claimed_by) != me)
+            .values(next_attempt_at=app.now_utc(), claimed_by=None)
+        )
+        count: int = result.rowcount  # type: ignore[attr-defined]
+    if count:
+        log.info("took over mail claimed by a stopped instance", rows=count)
+    return count
 
 
 def _tls_context(app: App) -> ssl.SSLContext:
@@ -163,28 +199,46 @@ async def _connect(app: App) -> aiosmtplib.SMTP:
         tls_context=_tls_context(app) if smtp_cfg.security != "none" else None,
     )
     await client.connect()
-    await _login(app, client)
+    try:
+        await login(client, app)
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
-async def _login(app: App, client: aiosmtplib.SMTP) -> None:
-    """Authenticate: the password (or app password), or XOAUTH2 / OAUTHBEARER.
+class SmtpLoginRefused(Exception):
+    """The SMTP server refused our credentials; the message quotes the server."""
 
-    A cached OAuth2 token the server refuses is dropped and tried once more,
-    freshly fetched; a fresh one refused is an error quoting the server's words.
+
+async def login(client: aiosmtplib.SMTP, app: App) -> None:
+    """Authenticate `client`; the one place SMTP login happens.
+
+    The password (or an app password), or XOAUTH2 / OAUTHBEARER.  A cached
+    OAuth2 token the server refuses is dropped and tried once more, freshly
+    fetched.  A refused login raises `SmtpLoginRefused` quoting the server.
     """
     cfg = app.config.smtp
+    where = f"SMTP server {cfg.host}:{cfg.port}"
     if cfg.auth_method == "password" or cfg.oauth2 is None:
-        if cfg.username:
+        if not cfg.username:
+            return
+        try:
             await client.login(cfg.username, cfg.password)
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise SmtpLoginRefused(f"{where} refused the login: {exc.code} "
+                                   f"{' '.join(exc.message.split())}") from exc
+        except aiosmtplib.SMTPException as exc:
+            # E.g. no AUTH offered (missing STARTTLS): also a login that cannot happen.
+            raise SmtpLoginRefused(f"{where}: cannot log in: "
+                                   f"{' '.join(str(exc).split())}") from exc
         return
     mechanism = cfg.auth_method.upper()
     if client.last_ehlo_response is None:
         await client.ehlo()
     if mechanism not in {m.upper() for m in client.server_auth_methods}:
         offered = " ".join(sorted(m.upper() for m in client.server_auth_methods)) or "none"
-        raise aiosmtplib.SMTPAuthenticationError(
-            504, f"{cfg.host} does not offer AUTH {mechanism} (offers: {offered})")
+        raise SmtpLoginRefused(f"{where} does not offer AUTH {mechanism} (offers: {offered})")
     source = token_source(cfg.oauth2, user=cfg.username, label="SMTP",
                           base_dir=app.config.base_dir)
     while True:
@@ -209,7 +263,27 @@ async def _login(app: App, client: aiosmtplib.SMTP) -> None:
             message = (f"{mechanism} login refused by {cfg.host}: "
                        f"{' '.join(response.message.split())[:200]}")
             log.warning("smtp login refused", reason=message)
-            raise aiosmtplib.SMTPAuthenticationError(response.code, message)
+            raise SmtpLoginRefused(message)
+
+
+_ADDRESS = re.compile(r"[^\s<>:;,\"']+@[^\s<>:;,\"']+")
+
+
+def redact_addresses(text: str) -> str:
+    """`text` with every email address replaced, so it can be logged at warning level."""
+    return _ADDRESS.sub("<address>", text)
+
+
+@dataclass
+class Pass:
+    """What one delivery pass did."""
+
+    sent: int = 0
+    failed: bool = False
+    # Set when the server could not be used at all: (kind, what is wrong).
+    unreachable: str | None = None
+    login_refused: bool = False
+    connected: bool = False  # a session was opened (the server works)
 
 
 async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attempt:
@@ -227,24 +301,33 @@ async def _send_one(client: aiosmtplib.SMTP, sender: str, row: Outbox) -> Attemp
     return Attempt(tried=recipients, accepted=accepted, refused=refused)
 
 
-async def _deliver(app: App, rows: list[Outbox]) -> tuple[int, bool]:
-    """One SMTP session for the batch: (rows now sent, whether anything failed).
+async def _deliver(app: App, rows: list[Outbox]) -> Pass:
+    """One SMTP session for the batch.
 
     Each row is claimed just before and recorded just after its own transaction,
     so a crash can repeat at most the one message the server had just accepted.
-    A connection failure counts as a failed attempt for every row of the batch.
+    When the server cannot be reached (or refuses the login) no row is tried:
+    their next attempt is the next probe, not a growing backoff.
     """
-    sent = 0
+    result = Pass()
     try:
         client = await _connect(app)
+    except SmtpLoginRefused as exc:
+        result.failed, result.login_refused, result.unreachable = True, True, str(exc)
+        # Less often than an outage probe: retrying a wrong password every few seconds
+        # can get the account locked.
+        probe = app.config.service.smtp_probe_seconds
+        _postpone(app, rows, str(exc), max(probe, min(60.0, probe * 6)))
+        return result
     except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-        error = f"cannot reach the SMTP server: {type(exc).__name__}: {exc}"[:500]
-        for row in rows:
-            if _claim(app, row):
-                _record(app, row, Attempt(error=error))
-        return sent, True
+        cfg = app.config.smtp
+        error = (f"cannot reach the SMTP server {cfg.host}:{cfg.port}: "
+                 f"{type(exc).__name__}: {' '.join(str(exc).split())}")[:500]
+        result.failed, result.unreachable = True, error
+        _postpone(app, rows, error, app.config.service.smtp_probe_seconds)
+        return result
+    result.connected = True
     broken: str | None = None
-    failed = False
     try:
         for row in rows:
             if not _claim(app, row):
@@ -258,15 +341,50 @@ async def _deliver(app: App, rows: list[Outbox]) -> tuple[int, bool]:
                     # The session broke: this row and the rest are retried later.
                     broken = f"{type(exc).__name__}: {exc}"[:500]
                     attempt = Attempt(error=broken)
-            failed = failed or attempt.error is not None
+            result.failed = result.failed or attempt.error is not None
             if _record(app, row, attempt):
-                sent += 1
+                result.sent += 1
     finally:
         try:
             await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError):
             client.close()
-    return sent, failed
+    return result
+
+
+def _postpone(app: App, rows: list[Outbox], error: str, seconds: float) -> None:
+    """The server is unusable: note why on each row and look again in `seconds`.
+
+    Each probe counts as an attempt, but the delay stays the probe interval (no
+    growing backoff); `give_up_after_hours` still applies, so a server gone for
+    days ends in failed rows the operator sees.
+    """
+    now = app.now_utc()
+    for claimed in rows:
+        with session_scope(app.engine) as session:
+            row = session.get(Outbox, claimed.id)
+            if row is None or row.status != "queued" or row.next_attempt_at != \
+                    claimed.next_attempt_at:
+                continue  # sent or claimed meanwhile
+            row.last_error = error
+            row.attempts += 1
+            if now - _retry_base(session, row) >= timedelta(
+                    hours=app.config.smtp.give_up_after_hours):
+                _attempt_failed_for_good(app, session, row, "gave up retrying", now)
+            else:
+                row.next_attempt_at = now + timedelta(seconds=seconds)
+            session.add(row)
+
+
+def _attempt_failed_for_good(app: App, session: Session, row: Outbox, reason: str,
+                             now: datetime) -> None:
+    row.status = "failed"
+    case = session.get(Case, row.case_id) if row.case_id else None
+    add_event(session, case, EventKind.MAIL_FAILED, message_id=row.message_id, at=now,
+              mail_kind=row.kind, reason=reason, error=row.last_error, refused=row.refused)
+    log.warning("mail failed", case=case.code if case else None, message_id=row.message_id,
+                kind=row.kind, reason=reason,
+                error=redact_addresses(row.last_error or ""))
 
 
 def _retry_base(session: Session, row: Outbox) -> datetime:
@@ -287,6 +405,7 @@ def _record(app: App, claimed: Outbox, attempt: Attempt) -> bool:
         if row is None:
             return False
         row.attempts += 1
+        row.claimed_by = None
         case = session.get(Case, row.case_id) if row.case_id else None
         if attempt.accepted and row.sent_at is None:
             row.sent_at = now
@@ -319,33 +438,38 @@ def _record(app: App, claimed: Outbox, attempt: Attempt) -> bool:
         given_up = now - _retry_base(session, row) >= timedelta(
             hours=app.config.smtp.give_up_after_hours)
         if permanent or given_up:
-            row.status = "failed"
-            reason = "permanent failure" if permanent else "gave up retrying"
-            add_event(session, case, EventKind.MAIL_FAILED, message_id=row.message_id, at=now,
-                      mail_kind=row.kind, reason=reason, error=row.last_error,
-                      refused=row.refused)
-            log.warning("mail failed", case=case.code if case else None,
-                        message_id=row.message_id, kind=row.kind, reason=reason)
+            _attempt_failed_for_good(
+                app, session, row, "permanent failure" if permanent else "gave up retrying",
+                now)
         else:
             row.next_attempt_at = now + timedelta(seconds=backoff_seconds(app, row.attempts))
-            log.info("mail delivery will be retried", case=case.code if case else None,
-                     message_id=row.message_id, kind=row.kind, attempts=row.attempts)
+            log.warning("mail delivery failed; will retry", case=case.code if case else None,
+                        message_id=row.message_id, kind=row.kind, attempts=row.attempts,
+                        error=redact_addresses(row.last_error or ""))
         session.add(row)
     return False
 
 
 def deliver_due(app: App) -> int:
     """Deliver queued outbox rows that are due; returns how many were sent."""
-    sent = 0
+    return deliver_pass(app).sent
+
+
+def deliver_pass(app: App) -> Pass:
+    """Deliver queued rows that are due; says also whether the server was usable."""
+    total = Pass()
     while True:
         rows = _due_rows(app)
         if not rows:
-            return sent
-        done, failed = asyncio.run(_deliver(app, rows))
-        sent += done
-        if failed or len(rows) < BATCH:
+            return total
+        result = asyncio.run(_deliver(app, rows))
+        total.sent += result.sent
+        total.failed = total.failed or result.failed
+        total.unreachable, total.login_refused = result.unreachable, result.login_refused
+        total.connected = total.connected or result.connected
+        if result.failed or len(rows) < BATCH:
             # Do not spin on a broken server; the rows carry their own retry time.
-            return sent
+            return total
 
 
 def next_due(app: App) -> datetime | None:
@@ -358,16 +482,45 @@ def next_due(app: App) -> datetime | None:
 
 
 def sender_loop(app: App, stop: threading.Event) -> None:
-    """Deliver rows as they become due until `stop` is set; wakes on `app.outbox_wakeup`."""
+    """Deliver rows as they become due until `stop` is set; wakes on `app.outbox_wakeup`.
+
+    Returns early only when logging in has failed for longer than
+    `service.login_failure_exit_minutes` (the daemon then exits non-zero).
+    """
+    watch = LoginWatch(app.config.service.login_failure_exit_minutes * 60)
+    down: str | None = None
     while not stop.is_set():
         try:
-            deliver_due(app)
+            result = deliver_pass(app)
             due = next_due(app)
             heartbeat.beat(app.engine, heartbeat.SENDER, app.now_utc())
-        except Exception:
+        except Exception as exc:
             # A database hiccup must not kill the sender thread; try again shortly.
-            log.exception("sender pass failed")
+            log.warning("sender pass failed; will retry", error=type(exc).__name__,
+                        problem=redact_addresses(str(getattr(exc, "orig", None) or exc)
+                                                 .split("\n", 1)[0][:200]))
             due = None
+        else:
+            if result.login_refused:
+                log.error("smtp login failed", server_says=result.unreachable)
+                if watch.failed():
+                    reason = (f"{result.unreachable} (for {watch.minutes:g} minutes; see "
+                              "service.login_failure_exit_minutes)")
+                    log.error("giving up: smtp login keeps failing")
+                    report_fatal(reason)
+                    return
+                down = result.unreachable
+            elif result.unreachable is not None:
+                if down is None:
+                    log.warning("smtp server unreachable; probing",
+                                error=redact_addresses(result.unreachable),
+                                every_seconds=app.config.service.smtp_probe_seconds)
+                down = result.unreachable
+            elif result.connected:
+                watch.ok()
+                if down is not None:
+                    log.info("smtp server reachable again")
+                down = None
         # Rows queued or retried by another process (`cocbot outbox retry`) do not set
         # our wakeup event, so look at the table again every few seconds regardless.
         wait = IDLE_POLL_SECONDS

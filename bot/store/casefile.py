@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from bot.store.copies import copies_of
 from bot.store.models import Case, Event, InboundMessage
 from bot.store.records import case_events, case_record, find_case
 
@@ -35,11 +36,18 @@ def case_detail(session: Session, code: str) -> dict[str, Any] | None:
     if case is None:
         return None
     detail = case_record(session, case)
+    messages = case_messages(session, case)
+    copies = copies_of(session, [m.id for m in messages if m.id is not None])
     detail["messages"] = [
         {"message_id": m.message_id, "kind": m.kind, "received_at": m.received_at.isoformat(),
          "date": m.date.isoformat() if m.date else None, "from": m.from_address,
-         "subject": m.subject, "size": m.size}
-        for m in case_messages(session, case)
+         "subject": m.subject, "size": m.size,
+         # Other copies of this very message (same Message-ID, other bytes): kept, not acted on.
+         "alternate_copies": [
+             {"id": c.id, "received_at": c.received_at.isoformat(), "size": c.size,
+              "source": c.source, "sha256": c.raw_sha256}
+             for c in copies.get(m.id or 0, [])]}
+        for m in messages
     ]
     detail["events"] = [_event(ev) for ev in case_events(session, case)]
     return detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -31,6 +32,9 @@ def make_engine(url: str) -> Engine:
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     else:
         kwargs["pool_pre_ping"] = True
+        # An unreachable server fails a connection attempt in bounded time (the
+        # callers retry), instead of hanging a worker on a dead network path.
+        kwargs["connect_args"] = {"connect_timeout": 10}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 
@@ -81,13 +85,71 @@ def require_current_schema(engine: Engine) -> None:
         )
 
 
+class FairLock:
+    """A first-come, first-served lock, re-entrant in the thread that holds it.
+
+    SQLite lets one writer in at a time and makes the others poll with growing
+    sleeps; a thread that writes back to back (intake during a catch-up) then
+    starves the others (the sender: acknowledgements waited seconds).  Within
+    one process, transactions on a SQLite database take turns here instead.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+        self._owner: int | None = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        """Wait for our turn (at once when this thread already holds the lock)."""
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+                return
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            while ticket != self._serving or self._owner is not None:
+                self._cond.wait()
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        """Give the turn to the next waiting thread."""
+        with self._cond:
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._serving += 1
+                self._cond.notify_all()
+
+
+_sqlite_turns: dict[str, FairLock] = {}
+_turns_guard = threading.Lock()
+
+
+def _turns(engine: Engine) -> FairLock | None:
+    if engine.dialect.name != "sqlite":
+        return None
+    key = str(engine.url)
+    with _turns_guard:
+        return _sqlite_turns.setdefault(key, FairLock())
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """One transaction: commit on success, roll back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    turns = _turns(engine)
+    if turns is not None:
+        turns.acquire()
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+    finally:
+        if turns is not None:
+            turns.release()

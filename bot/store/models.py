@@ -167,6 +167,9 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     refused: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The instance (see bot.store.lease) whose sender claimed the row for an attempt in
+    # flight; a new lease holder takes over such rows at once.
+    claimed_by: str | None = Field(default=None, max_length=300)
 
 
 class DigestClaim(SQLModel, table=True):

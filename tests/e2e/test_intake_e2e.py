@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.botproc import BotProcess, db_rows, e2e_config, run_cli, wait_until
 from tests.helpers import make_mail
-from tests.servers import Dovecot, SilentDropProxy
+from tests.servers import Dovecot, SilentDropProxy, SmtpSink
 
 pytestmark = pytest.mark.e2e
 
@@ -20,8 +21,19 @@ def filed_ids(config: Path) -> list[str]:
     return [r[0] for r in db_rows(config, "select message_id from inboundmessage")]
 
 
+# `run --once` exits non-zero when it cannot send, so every test here has an SMTP server.
+_SINK: list[SmtpSink] = []
+
+
+@pytest.fixture(autouse=True)
+def _sink(smtp_sink: SmtpSink) -> Iterator[None]:
+    _SINK.append(smtp_sink)
+    yield
+    _SINK.clear()
+
+
 def setup(tmp_path: Path, dovecot: Dovecot, **overrides: object) -> Path:
-    config = e2e_config(tmp_path, dovecot, **overrides)  # type: ignore[arg-type]
+    config = e2e_config(tmp_path, dovecot, _SINK[0], **overrides)  # type: ignore[arg-type]
     run_cli(config, "db", "upgrade")
     return config
 
