@@ -6,12 +6,12 @@ from bot.commands import _decisions as dec
 from bot.commands._common import choose, normalise, set_field
 from bot.commands.base import Command, CommandContext, CommandResult, command
 from bot.core.events import EventKind
+from bot.governance.gate import why_held
 
 # The manual's list under Record Keeping, in its order.
 CONSEQUENCES = ("Not a violation", "Out of scope", "No action taken", "Warning",
                 "First Suspension", "Second Suspension", "Ban", "Other")
 CHOICES = {normalise(c): c for c in CONSEQUENCES}
-DECISION = dec.DECISION_SENTENCE
 
 
 @command
@@ -30,11 +30,8 @@ class Consequence(Command):
     def run(self, cc: CommandContext) -> CommandResult:
         """Set Consequences to one of the manual's values."""
         value = choose(cc.args, CHOICES, CONSEQUENCES, "consequence")
-        if value in dec.rules(cc).needs_agreement and cc.case.consequences != value:
-            agreed = dec.agreed(cc)
-            if agreed is None or agreed.consequence != value:
-                return CommandResult(dec.hold(
-                    cc, "consequence",
-                    f"{value} needs a proposal for it agreed by the group (#propose {value}, "
-                    f"then #agree from other members); {DECISION}"), ok=False)
+        if cc.case.consequences != value:
+            reason = why_held(cc.session, cc.app.config, cc.case, value)
+            if reason is not None:
+                return CommandResult(dec.hold(cc, "consequence", reason), ok=False)
         return set_field(cc, "consequences", "Consequences", value, EventKind.CONSEQUENCES_SET)

@@ -22,6 +22,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from bot.store.codenames import without_code_tags
+
 __all__ = [
     "MAX_UNKNOWN",
     "Tag",
@@ -68,8 +70,12 @@ def _tags_in(text: str, where: str) -> list[Tag]:
 
 
 def subject_tags(subject: str | None) -> list[Tag]:
-    """The tags in a subject line, in order."""
-    return _tags_in(_SPACE_RE.sub(" ", subject or ""), "subject")
+    """The tags in a subject line, in order.
+
+    The case tag (``[CoC home-shelf]``) names the case, not a command's argument:
+    mail clients put it after the member's tags ("Re: x #recuse [CoC home-shelf]").
+    """
+    return _tags_in(_SPACE_RE.sub(" ", without_code_tags(subject or "")), "subject")
 
 
 def body_tags(top_lines: Sequence[str]) -> list[Tag]:

@@ -5,7 +5,7 @@ and `#ban` change a person's record.  It first asks `consequence_gate`: the
 governance rules (the manual: consequences are agreed by the group, "the
 chair requires at least two members of the working group to agree") decide
 there whether a consequence stronger than a Warning may be recorded yet.
-Until those rules are plugged in the gate allows everything.
+The gate is `bot.governance.gate`, the same rule `#consequence` follows.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.app import App
 from bot.core.events import EventKind
+from bot.governance.gate import why_held
 from bot.records.ladder import rank
 from bot.store.models import Case
 from bot.store.people import CasePerson, Person
@@ -45,22 +46,28 @@ class Change:
 
 
 # Signature: (session, app, case, person code, change, actor) -> None, raising
-# OutcomeRefused.  The governance developer's decision rules replace this.
+# OutcomeRefused.
 Gate = Callable[[Session, App, Case, str, Change, str | None], None]
 
 
-def _allow_all(session: Session, app: App, case: Case, person: str, change: Change,
-               actor: str | None) -> None:
-    return None
+def agreed_by_the_group(session: Session, app: App, case: Case, person: str, change: Change,
+                        actor: str | None) -> None:
+    """The governance rule: a consequence stronger than Warning needs an agreed proposal."""
+    # A suspension is recorded as type "banned" with its own consequence; a bare
+    # "#outcome banned" is a ban.
+    wanted = change.consequence or ("Ban" if change.record_type == "banned" else None)
+    reason = why_held(session, app.config, case, wanted)
+    if reason is not None:
+        raise OutcomeRefused(f"held: {reason}")
 
 
-consequence_gate: Gate = _allow_all
+consequence_gate: Gate = agreed_by_the_group
 
 
 def set_gate(gate: Gate | None) -> None:
-    """Install the decision rules' check (None restores "allow everything")."""
+    """Install another check (None restores the governance rule)."""
     global consequence_gate
-    consequence_gate = gate or _allow_all
+    consequence_gate = gate or agreed_by_the_group
 
 
 def apply_outcome(session: Session, app: App, case: Case, link: CasePerson, person: Person,

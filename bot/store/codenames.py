@@ -70,6 +70,11 @@ def subject_tag(code: str) -> str:
     return SUBJECT_TAG.format(slug=slug(code))
 
 
+def without_code_tags(subject: str) -> str:
+    """`subject` with every case tag (``[CoC home-shelf]``) taken out."""
+    return _TAG_RE.sub(" ", subject or "")
+
+
 def find_code_in_subject(subject: str) -> str | None:
     """The code name ("home shelf") tagged in `subject`, or None.
 

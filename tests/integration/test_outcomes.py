@@ -64,9 +64,27 @@ def test_outcome_on_a_case_without_people_is_case_level(app: App) -> None:
     assert extra.record_type == "unidentified"
 
 
+def agreed(app: App, code: str, mid: str, consequence: str) -> None:
+    """The chair proposes `consequence` and two members agree (the manual's quorum)."""
+    # Each a new mail (its own words): the same content twice would be a replay.
+    command(app, code, mid, subject_tags=f"#propose {consequence}", sender=MAYA,
+            body=f"Proposing {consequence}.")
+    command(app, code, mid, subject_tags="#agree", sender=ALEX, body=f"Agree: {consequence}.")
+    command(app, code, mid, subject_tags="#agree", sender=SAM, body=f"Agree: {consequence}.")
+
+
+def test_suspension_without_an_agreed_proposal_is_held(app: App) -> None:
+    code, mid = setup_case(app)
+    command(app, code, mid, subject_tags="#suspend 60d")
+    [link] = rows(app, CasePerson)
+    assert link.consequence is None and link.suspension_end is None
+    assert "needs a proposal for it agreed by the group" in last_transcript(app)
+
+
 def test_suspend_with_dates_and_readmission_reminder(app: App) -> None:
     code, mid = setup_case(app)
     command(app, code, mid, subject_tags="#contact Sam")
+    agreed(app, code, mid, "First Suspension")
     command(app, code, mid, subject_tags="#suspend 60d no DMs to the reporter")
     [link] = rows(app, CasePerson)
     assert link.consequence == "First Suspension" and link.record_type == "banned"
@@ -86,11 +104,14 @@ def test_suspend_with_dates_and_readmission_reminder(app: App) -> None:
 
 def test_second_suspension_and_ban(app: App) -> None:
     code, mid = setup_case(app)
+    agreed(app, code, mid, "First Suspension")
     command(app, code, mid, subject_tags="#suspend 120d")
     code2, mid2 = setup_case(app, "#person ann@example.com")
+    agreed(app, code2, mid2, "Second Suspension")
     command(app, code2, mid2, subject_tags="#suspend 30")
     links = rows(app, CasePerson)
     assert [link.consequence for link in links] == ["First Suspension", "Second Suspension"]
+    agreed(app, code2, mid2, "Ban")
     command(app, code2, mid2, subject_tags="#ban")
     assert rows(app, CasePerson)[1].consequence == "Ban"
     assert rows(app, CasePerson)[1].suspension_end is None

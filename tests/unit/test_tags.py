@@ -143,3 +143,12 @@ def test_exactly_five_unknown_at_the_end_is_not_stopping() -> None:
 def test_same_tag_twice_in_one_message_runs_once() -> None:
     tags = [*subject_tags("#resolve"), Tag("resolve", "", "body")]
     assert len(plan_tags(tags, KNOWN).items) == 1
+
+
+def test_the_case_tag_is_never_a_commands_argument() -> None:
+    # Mail clients append the case tag after the member's tags; "#recuse [CoC x-y]"
+    # must not read as "#recuse NAME" (which changes nothing).
+    [tag] = subject_tags("Re: sprint #recuse [CoC home-shelf]")
+    assert (tag.name, tag.args) == ("recuse", "")
+    [tag] = subject_tags("Re: x #note called them [ coc: Home Shelf ] today")
+    assert (tag.name, tag.args) == ("note", "called them today")
