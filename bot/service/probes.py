@@ -107,7 +107,7 @@ def probe_smtp(app: App) -> ProbeResult:
     """Connect to the SMTP server and log in as the bot will."""
     import aiosmtplib
 
-    from bot.outbound.sender import _connect
+    from bot.outbound.sender import SmtpLoginRefused, _connect
 
     cfg = app.config.smtp
     where = f"{cfg.host}:{cfg.port} ({cfg.security})"
@@ -124,6 +124,10 @@ def probe_smtp(app: App) -> ProbeResult:
 
     try:
         asyncio.run(attempt())
+    except SmtpLoginRefused as exc:
+        # The sender's own words: they quote the server.
+        return ProbeResult("smtp", False, f"{where} refused the login for {cfg.username!r}: "
+                           f"{exc} (check smtp.username and smtp.password)")
     except aiosmtplib.SMTPAuthenticationError as exc:
         return ProbeResult("smtp", False, f"{where} refused the login for {cfg.username!r}: "
                            f"{exc.code} {' '.join(exc.message.split())} "

@@ -178,16 +178,7 @@ def case_events(session: Session, case: Case) -> list[Event]:
 def case_record(session: Session, case: Case) -> dict[str, Any]:
     """The record row of `case` as a JSON-ready dict (the `cases --json` shape)."""
     return {
-        "code": case.code,
-        "status": case.status,
-        "date_reported": case.date_reported.isoformat(),
-        "resolution_source": case.resolution_source,
-        "resolution_date": case.resolution_date.isoformat() if case.resolution_date else None,
-        "safety_risk": case.safety_risk,
-        "ongoing_harassment": case.ongoing_harassment,
-        "consequences": case.consequences,
-        "point_of_contact": case.point_of_contact,
-        "review_date": case.review_date.isoformat() if case.review_date else None,
+        **case_record_fields(case),
         "message_ids": case_message_ids(session, case),
         "recused": recorded_recusals(session, case),
         # Members the case's report concerns (named by it, or #exclude): shut out.

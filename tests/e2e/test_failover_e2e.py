@@ -156,7 +156,7 @@ def test_two_instances_on_postgres_one_killed_halfway(
         [(holder,)] = rows(pg_url, "select pid from servicelease")
         active = bots[holder]
         standby = next(b for p, b in bots.items() if p != holder)
-        assert "standing by" in standby.log_text()
+        assert wait_until(lambda: "standing by" in standby.log_text(), 20), standby.log_text()
         for i, (mid, raw) in enumerate(reports):
             deliver(fresh_inbox, raw)
             if i == len(reports) // 2:
