@@ -31,6 +31,8 @@ def e2e_config(tmp: Path, dovecot: Dovecot, smtp: SmtpSink | None = None,
     if smtp is not None:
         sections["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none",
                             "retry_base_seconds": 0.5, "retry_max_seconds": 2}
+        # A server that comes back is found by the next probe: probe often in tests.
+        sections["service"] = {"smtp_probe_seconds": 1}
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(sections.get(key), dict):
             sections[key] = {**sections[key], **value}

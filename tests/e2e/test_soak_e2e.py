@@ -427,9 +427,13 @@ def test_smtp_outage_mid_stream_delivers_everything_once(
             time.sleep(2.0)
             smtp_sink.stop()
             down = len(captured_ids(smtp_sink))
-            time.sleep(10.0)
-            queued_meanwhile = {mid for mid, status, _k, _r in outbox(config) if status == "queued"}
-            assert len(queued_meanwhile) >= 10, pending(config, smtp_sink)
+
+            def queued() -> set[str]:
+                return {mid for mid, status, _k, _r in outbox(config) if status == "queued"}
+
+            # The outage lasts until ten or more acknowledgements wait in the queue.
+            assert wait_until(lambda: len(queued()) >= 10, 20, interval=0.25), \
+                pending(config, smtp_sink)
             assert len(captured_ids(smtp_sink)) == down
             smtp_sink.start()
             assert appender.done.wait(15) and appender.error is None, appender.error
