@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from bot.records.identitykey import IdentityKey
 
 
-def _key(state: CliState) -> IdentityKey:
+def required_key(state: CliState) -> IdentityKey:
+    """The identity key, or exit with one line saying what is wrong."""
     from bot.records.identitykey import IdentityKeyError, load_key
 
     try:
@@ -52,7 +53,7 @@ def identity_list(state: CliState, as_json: bool) -> None:
     from bot.records.keyring import identity_key_rows
     from bot.store.db import session_scope
 
-    key = _key(state)
+    key = required_key(state)
     try:
         with session_scope(state.app().engine) as session:
             rows = identity_key_rows(session, key)
@@ -76,7 +77,7 @@ def identity_show(state: CliState, code: tuple[str, ...], as_json: bool) -> None
     from bot.records.keyring import identity_entry
     from bot.store.db import session_scope
 
-    key = _key(state)
+    key = required_key(state)
     try:
         with session_scope(state.app().engine) as session:
             row = identity_entry(session, key, " ".join(code))
@@ -126,7 +127,7 @@ def identity_rotate(state: CliState, new_file: Path) -> None:
     from bot.records.keyring import rotate_key
     from bot.store.db import session_scope
 
-    old = _key(state)
+    old = required_key(state)
     if not new_file.exists():
         write_key_file(new_file, generate_key())
     try:

@@ -55,18 +55,13 @@ def export_identity_key(state: CliState, out: Path | None) -> None:
     import csv
     import io
 
+    from bot.cli.identity import required_key
     from bot.records.export import neutralise
-    from bot.records.identitykey import IdentityKeyError, load_key
+    from bot.records.identitykey import IdentityKeyError
     from bot.records.keyring import identity_key_rows
     from bot.store.db import session_scope
 
-    try:
-        key = load_key(state.config)
-    except IdentityKeyError as exc:
-        fail(str(exc))
-    if key is None:
-        fail("the identity key is not configured (identity.key_file, COCBOT_IDENTITY_KEY "
-             "or COCBOT_IDENTITY_KEY_FILE)")
+    key = required_key(state)
     try:
         with session_scope(state.app().engine) as session:
             rows = identity_key_rows(session, key)

@@ -12,7 +12,7 @@ import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -156,9 +156,27 @@ class OAuth2Section(_Section):
         return self
 
 
-class ImapSection(_Section):
+class _LoginSection(_Section):
+    """How the bot logs in to a mail server: password, or an OAuth2 SASL mechanism."""
+
+    # The section's name in error messages ("imap", "smtp").
+    table: ClassVar[str] = ""
+    # password (LOGIN; an app password for Google), or an OAuth2 SASL mechanism.
+    auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
+    oauth2: OAuth2Section | None = None
+
+    @model_validator(mode="after")
+    def _oauth2_given(self) -> Self:
+        if self.auth_method != "password" and self.oauth2 is None:
+            raise ValueError(f"auth_method = {self.auth_method!r} needs an "
+                             f"[{self.table}.oauth2] table")
+        return self
+
+
+class ImapSection(_LoginSection):
     """The IMAP account the bot reads."""
 
+    table: ClassVar[str] = "imap"
     host: str = "localhost"
     port: int = Field(default=993, gt=0, lt=65536)
     security: Literal["ssl", "starttls", "none"] = "ssl"
@@ -170,20 +188,12 @@ class ImapSection(_Section):
     socket_timeout: float = Field(default=30.0, gt=0)
     # While the server is unreachable, probe it at least this often (capped backoff).
     reconnect_max_seconds: float = Field(default=10.0, gt=0)
-    # password (LOGIN; an app password for Google), or an OAuth2 SASL mechanism.
-    auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
-    oauth2: OAuth2Section | None = None
-
-    @model_validator(mode="after")
-    def _oauth2_given(self) -> ImapSection:
-        if self.auth_method != "password" and self.oauth2 is None:
-            raise ValueError(f"auth_method = {self.auth_method!r} needs an [imap.oauth2] table")
-        return self
 
 
-class SmtpSection(_Section):
+class SmtpSection(_LoginSection):
     """The SMTP relay the bot sends through."""
 
+    table: ClassVar[str] = "smtp"
     host: str = "localhost"
     port: int = Field(default=587, gt=0, lt=65536)
     security: Literal["ssl", "starttls", "none"] = "starttls"
@@ -193,14 +203,6 @@ class SmtpSection(_Section):
     give_up_after_hours: float = Field(default=48.0, gt=0)
     retry_base_seconds: float = Field(default=30.0, gt=0)
     retry_max_seconds: float = Field(default=3600.0, gt=0)
-    auth_method: Literal["password", "xoauth2", "oauthbearer"] = "password"
-    oauth2: OAuth2Section | None = None
-
-    @model_validator(mode="after")
-    def _oauth2_given(self) -> SmtpSection:
-        if self.auth_method != "password" and self.oauth2 is None:
-            raise ValueError(f"auth_method = {self.auth_method!r} needs an [smtp.oauth2] table")
-        return self
 
 
 class ServiceSection(_Section):
