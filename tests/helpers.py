@@ -16,6 +16,7 @@ from bot.core.config import Config, parse_config
 from bot.filing.context import Origin, Outcome
 from bot.store.bootstrap import build_app
 from bot.store.db import make_engine, upgrade
+from bot.store.models import Outbox
 from bot.store.models import utcnow as record_now
 
 AUTHSERV = "mx.test.example"
@@ -172,3 +173,14 @@ def file(app: App, raw: bytes, *, backfill: bool = False) -> Outcome:
 
     with session_scope(app.engine) as session:
         return process_message(app, session, raw, Origin(source="test", backfill=backfill))
+
+
+def outbox_rows(app: App, kind: str | None = None) -> list[Outbox]:
+    """The outbox rows (of one `kind`, when given), oldest first."""
+    from sqlmodel import Session, col, select
+
+    with Session(app.engine) as session:
+        query = select(Outbox).order_by(col(Outbox.id))
+        if kind:
+            query = query.where(Outbox.kind == kind)
+        return list(session.exec(query).all())

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import shutil
-import tempfile
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -14,34 +12,21 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.app import App
-from bot.store.db import upgrade
 from bot.store.models import Event, Outbox
 from bot.store.records import case_record, find_case
-from tests.helpers import ALEX, file, make_app, make_mail
+from tests.dbtemplate import fresh_sqlite_url
+from tests.helpers import ALEX, file, make_app, make_mail, outbox_rows
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 REP = "coc@djangocon.example"
 _ids = count()
 
 
-_TEMPLATE_DB: list[Path] = []
-
-
-def _migrated_copy(target: Path) -> None:
-    """A freshly migrated SQLite file at `target` (migrating once per test session)."""
-    if not _TEMPLATE_DB:
-        folder = Path(tempfile.mkdtemp(prefix="gov-template-"))
-        upgrade(f"sqlite:///{folder / 'template.db'}")
-        _TEMPLATE_DB.append(folder / "template.db")
-    shutil.copyfile(_TEMPLATE_DB[0], target)
-
-
 def gov_app(tmp_path: Path, **sections: Any) -> App:
     """An App on SQLite with a registered local representative."""
     sections.setdefault("local_representatives",
                         [{"name": "Riley Organiser", "email": REP, "programme": "DjangoCon"}])
-    _migrated_copy(tmp_path / "gov.db")
-    return make_app(f"sqlite:///{tmp_path / 'gov.db'}", clock=NOW, **sections)
+    return make_app(fresh_sqlite_url(tmp_path, "gov.db"), clock=NOW, **sections)
 
 
 def report(app: App, body: str, *, sender: str = "jo.reporter@mail.example",
@@ -83,12 +68,7 @@ def events(app: App, kind: str) -> list[Event]:
                                  .order_by(col(Event.id))).all())
 
 
-def mails(app: App, kind: str | None = None) -> list[Outbox]:
-    with Session(app.engine) as session:
-        query = select(Outbox).order_by(col(Outbox.id))
-        if kind:
-            query = query.where(Outbox.kind == kind)
-        return list(session.exec(query).all())
+mails = outbox_rows
 
 
 def text_of(row: Outbox) -> str:

@@ -26,6 +26,7 @@ from tests.helpers import (
     auth_header,
     file,
     make_app,
+    outbox_rows,
 )
 from tests.helpers import make_mail as _make_mail
 
@@ -84,12 +85,7 @@ def events(app: App, kind: str | None = None) -> list[Event]:
         return list(session.exec(query).all())
 
 
-def outbox(app: App, kind: str | None = None) -> list[Outbox]:
-    with Session(app.engine) as session:
-        query = select(Outbox).order_by(col(Outbox.id))
-        if kind:
-            query = query.where(Outbox.kind == kind)
-        return list(session.exec(query).all())
+outbox = outbox_rows
 
 
 def text_of(row: Outbox) -> str:
