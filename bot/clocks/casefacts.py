@@ -17,6 +17,7 @@ A member's message counts (toward mail to the reporter, or as the report after
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.parser import BytesHeaderParser
@@ -32,7 +33,7 @@ from bot.governance.danger import open_alarm
 from bot.mail.auth import verify_member
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.store.records import STATUS_ONGOING
-from bot.store.recusal import shut_out
+from bot.store.recusal import awaiting_conflict_statement, exclusions_from, shut_out_from
 
 # Evidence that the case involves physical danger (besides Safety Risk = Yes):
 # the intake's urgent notice to every member, and events naming such a notice.
@@ -40,6 +41,15 @@ URGENT_OUTBOX_KINDS = frozenset({"urgent"})
 URGENT_EVENT_KINDS = frozenset({EventKind.URGENT_NOTICE_QUEUED, EventKind.DANGER_DETECTED,
                                 EventKind.URGENT_NOTICE_MERGED})
 ACK_KIND = "acknowledgement"
+
+# Events no clock reads and of which a case has many (every mail in and out makes
+# some): left out of `CaseFacts.events`, so that reading thousands of cases stays
+# cheap.  Filed messages are read separately, as plain columns.
+TRAFFIC_KINDS = sorted(k.value for k in (
+    EventKind.MESSAGE_FILED, EventKind.SENT_COPY_FILED, EventKind.CASE_OPENED,
+    EventKind.ACKNOWLEDGEMENT_QUEUED, EventKind.COMMANDS_PROCESSED, EventKind.MAIL_QUEUED,
+    EventKind.MAIL_SENT, EventKind.MAIL_REFUSED, EventKind.MAIL_FAILED,
+    EventKind.HYGIENE_PROBLEM, EventKind.HYGIENE_WARNING, EventKind.NOTE))
 
 # Parsed To/Cc of filed messages and whether their sender authenticated as a member,
 # by (database, message row id, authserv-id).  Raw mail never changes once stored, so
@@ -77,6 +87,7 @@ class CaseFacts:
     last_contact_at: datetime | None
     urgent: bool
     unilateral: list[Unilateral] = field(default_factory=list)
+    # The case's history, oldest first, without the mail traffic (`TRAFFIC_KINDS`).
     events: list[Event] = field(default_factory=list)
     # The oldest danger alarm no member has answered (#safety, or mail to the reporter).
     alarm: Event | None = None
@@ -114,56 +125,131 @@ def _header_facts(key: tuple[str, int, str], raw: bytes, config: Config) -> _Hea
     return found, trusted
 
 
-def _case_ids(session: Session, case: Case) -> list[int]:
-    merged = session.exec(select(Case.id).where(Case.merged_into == case.id)).all()
-    return [i for i in [case.id, *merged] if i is not None]
+# Cases read per batch of queries: well under every database's bound-parameter limit.
+BATCH = 400
+
+
+@dataclass
+class _Rows:
+    """One case's rows, as read in bulk (the case and those merged into it)."""
+
+    participants: list[tuple[int, str, str, bool]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    filed: list[tuple[int, str | None, bool]] = field(default_factory=list)  # id, msgid, backfill
+    msgs: list[_Msg] = field(default_factory=list)
+    outbox: list[tuple[str, list[str], str, datetime | None, datetime]] = field(
+        default_factory=list)
 
 
 def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     """Derive the clock-relevant facts of `case` (including cases merged into it)."""
-    ids = _case_ids(session, case)
+    return facts_for(session, config, [case])[0]
+
+
+def facts_for(session: Session, config: Config, cases: Sequence[Case]) -> list[CaseFacts]:
+    """`case_facts` of many cases, in order, reading a few queries per `BATCH` cases.
+
+    The digest and the scheduler look at thousands of cases; one set of queries
+    per case made a digest over 10,000 cases take a minute.
+    """
+    merged: dict[int, list[int]] = {}
+    if cases:
+        for child, parent in session.execute(
+                sa_select(col(Case.id), col(Case.merged_into))
+                .where(col(Case.merged_into).is_not(None))).all():
+            merged.setdefault(parent, []).append(child)
+    awaiting = awaiting_conflict_statement(session, config)
+    out: list[CaseFacts] = []
+    for start in range(0, len(cases), BATCH):
+        batch = cases[start:start + BATCH]
+        groups = {c.id or 0: [c.id or 0, *merged.get(c.id or 0, [])] for c in batch}
+        rows = _read_rows(session, config, groups)
+        out.extend(_derive(session, config, c, rows[c.id or 0], awaiting) for c in batch)
+    return out
+
+
+def _read_rows(session: Session, config: Config, groups: dict[int, list[int]]) -> dict[int, _Rows]:
+    """Every row the facts need for the cases in `groups` (root id -> its ids)."""
+    root_of = {cid: root for root, ids in groups.items() for cid in ids}
+    ids = sorted(root_of)
+    rows = {root: _Rows() for root in groups}
+    for cid, address, role, recused in session.execute(
+            sa_select(col(Participant.case_id), col(Participant.address),
+                      col(Participant.role), col(Participant.recused))
+            .where(col(Participant.case_id).in_(ids))).all():
+        rows[root_of[cid]].participants.append((cid, address, role, bool(recused)))
+    for ev in session.exec(select(Event).where(col(Event.case_id).in_(ids),
+                                               col(Event.kind).not_in(TRAFFIC_KINDS))
+                           .order_by(col(Event.at), col(Event.id))).all():
+        rows[root_of[ev.case_id or 0]].events.append(ev)
+    # Filed messages are most of a history: plain columns, not whole events.
+    for eid, cid, message_id, data in session.execute(
+            sa_select(col(Event.id), col(Event.case_id), col(Event.message_id), col(Event.data))
+            .where(col(Event.case_id).in_(ids), col(Event.kind) == EventKind.MESSAGE_FILED)).all():
+        rows[root_of[cid]].filed.append((eid, message_id, bool((data or {}).get("backfill"))))
+    for mid, message_id, sender, received, kind, cid in session.execute(
+            sa_select(col(InboundMessage.id), col(InboundMessage.message_id),
+                      col(InboundMessage.from_address), col(InboundMessage.received_at),
+                      col(InboundMessage.kind), col(InboundMessage.case_id))
+            .where(col(InboundMessage.case_id).in_(ids))
+            .order_by(col(InboundMessage.received_at), col(InboundMessage.id))).all():
+        rows[root_of[cid]].msgs.append((mid, message_id, sender, received, kind))
+    for kind, recipients, status, sent_at, created_at, cid in session.execute(
+            sa_select(col(Outbox.kind), col(Outbox.recipients), col(Outbox.status),
+                      col(Outbox.sent_at), col(Outbox.created_at), col(Outbox.case_id))
+            .where(col(Outbox.case_id).in_(ids))).all():
+        rows[root_of[cid]].outbox.append((kind, recipients, status, sent_at, created_at))
+    _read_member_headers(session, config, [m for r in rows.values() for m in r.msgs])
+    return rows
+
+
+def _read_member_headers(session: Session, config: Config, msgs: list[_Msg]) -> None:
+    """Parse (once, into the cache) the headers of members' messages not cached yet."""
+    members = set(config.member_address_map)
+    engine_key = str(session.get_bind().engine.url)
+    authserv = config.auth.authserv_id
+    missing = [m[0] for m in msgs if m[2] in members and m[4] != "own"
+               and (engine_key, m[0], authserv) not in _RECIPIENTS]
+    for start in range(0, len(missing), BATCH):
+        for row_id, raw in session.exec(
+                select(InboundMessage.id, InboundMessage.raw)
+                .where(col(InboundMessage.id).in_(missing[start:start + BATCH]))).all():
+            _header_facts((engine_key, row_id or 0, authserv), raw, config)
+
+
+def _derive(session: Session, config: Config, case: Case, rows: _Rows,
+            awaiting: set[str]) -> CaseFacts:
+    """One case's facts from its rows (no queries but a rare uncached header)."""
     members = set(config.member_address_map)
     engine_key = str(session.get_bind().engine.url)
 
-    reporters = set(session.exec(
-        select(Participant.address).where(col(Participant.case_id).in_(ids),
-                                          Participant.role == "reporter")
-    ).all())
+    reporters = {addr for _cid, addr, role, _r in rows.participants if role == "reporter"}
     if case.reporter_address:
         reporters.add(case.reporter_address.strip().lower())
     reporters -= members
     reporters.discard(config.conduct_address)
 
-    events = list(session.exec(
-        select(Event).where(col(Event.case_id).in_(ids)).order_by(col(Event.at), col(Event.id))
-    ).all())
-    filed = [e for e in events if e.kind == EventKind.MESSAGE_FILED]
-    backfill_ids = {e.message_id for e in filed if e.data.get("backfill")}
-    first_filed = min(filed, key=lambda e: e.id or 0) if filed else None
-    backfilled = bool(first_filed is not None and first_filed.data.get("backfill"))
+    events = rows.events
+    backfill_ids = {mid for _id, mid, backfill in rows.filed if backfill}
+    first_filed = min(rows.filed) if rows.filed else None
+    backfilled = bool(first_filed is not None and first_filed[2])
 
-    msgs: list[_Msg] = [tuple(r) for r in session.execute(  # type: ignore[misc]
-        sa_select(col(InboundMessage.id), col(InboundMessage.message_id),
-                  col(InboundMessage.from_address), col(InboundMessage.received_at),
-                  col(InboundMessage.kind))
-        .where(col(InboundMessage.case_id).in_(ids))
-        .order_by(col(InboundMessage.received_at), col(InboundMessage.id))
-    ).all()]
+    msgs = rows.msgs
     live = [m for m in msgs if m[4] != "own" and m[1] not in backfill_ids]
     first_live_at = live[0][3] if live else None
 
     contacts: list[datetime] = []
     member_msgs = [m for m in msgs if m[2] in members and m[4] != "own"]
     authserv = config.auth.authserv_id
-    missing = [m[0] for m in member_msgs if (engine_key, m[0], authserv) not in _RECIPIENTS]
-    raws: dict[int | None, bytes] = dict(session.exec(
-        select(InboundMessage.id, InboundMessage.raw)
-        .where(col(InboundMessage.id).in_(missing))
-    ).all()) if missing else {}
     trusted: set[int] = set()
     for m in member_msgs:
-        rcpts, authenticated = _header_facts((engine_key, m[0], authserv),
-                                             raws.get(m[0], b""), config)
+        key = (engine_key, m[0], authserv)
+        if key not in _RECIPIENTS:
+            # Evicted since the batch read it (a very large batch): read it again.
+            raw = session.exec(select(InboundMessage.raw)
+                               .where(InboundMessage.id == m[0])).first() or b""
+            _header_facts(key, raw, config)
+        rcpts, authenticated = _header_facts(key, b"", config)
         if not authenticated:
             continue
         trusted.add(m[0])
@@ -172,12 +258,7 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
 
     ack_sent_at: datetime | None = None
     urgent = (case.safety_risk or "").strip().lower() == "yes"
-    outbox = session.execute(
-        sa_select(col(Outbox.kind), col(Outbox.recipients), col(Outbox.status),
-                  col(Outbox.sent_at), col(Outbox.created_at))
-        .where(col(Outbox.case_id).in_(ids))
-    ).all()
-    for kind, recipients, status, sent_at, created_at in outbox:
+    for kind, recipients, status, sent_at, created_at in rows.outbox:
         if kind in URGENT_OUTBOX_KINDS:
             urgent = True
         if kind == ACK_KIND:
@@ -190,11 +271,15 @@ def case_facts(session: Session, config: Config, case: Case) -> CaseFacts:
     if any(e.kind in URGENT_EVENT_KINDS for e in events):
         urgent = True
 
+    recusals = sorted({addr for cid, addr, _role, recused in rows.participants
+                       if recused and cid == case.id})
+    exclusions = exclusions_from((e.kind, e.data) for e in events)
     vouched = [m for m in msgs if m[0] in trusted]
     unilateral = [_unilateral(e, vouched, config) for e in events
                   if e.kind == EventKind.UNILATERAL_ACTION and not e.data.get("backfill")]
     return CaseFacts(
-        case=case, reporters=reporters, recused=shut_out(session, config, case),
+        case=case, reporters=reporters,
+        recused=shut_out_from(config, recusals, exclusions, awaiting),
         backfilled=backfilled, first_live_at=first_live_at,
         opened_at=min((m[3] for m in msgs), default=case.date_reported),
         ack_sent_at=ack_sent_at,

@@ -28,10 +28,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
+from bot.clocks.casefacts import BATCH, CaseFacts, facts_for, point_of_contact
 from bot.clocks.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
 from bot.core.app import App
 from bot.core.clock import digest_due, format_day, format_moment, local_day
@@ -44,7 +45,7 @@ from bot.outbound.outbox import queue_mail
 from bot.records.onboarding import AWAITING_TEXT, awaiting_statement
 from bot.store.db import session_scope
 from bot.store.models import Case, DigestClaim, Event, Outbox
-from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED, live_case
+from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED
 
 log = get_logger("digest")
 
@@ -155,19 +156,7 @@ UNAUTHENTICATED_REPORT = ("one report could not be acknowledged because its send
                           "failed authentication")
 
 
-def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
-    cases = list(session.exec(
-        select(Case).where(Case.merged_into == None)  # noqa: E711
-        .order_by(col(Case.date_reported), col(Case.id))
-    ).all())
-    facts = [case_facts(session, config, c) for c in cases]
-    audiences = {f.case.id or 0: audience(config, f) for f in facts}
-    codes: dict[int, str] = {}
-    # Events and mail of cases merged away report under the case they live on in.
-    for c in session.exec(select(Case)).all():
-        live = live_case(session, c.id or 0) or c
-        codes[c.id or 0] = live.code
-        audiences.setdefault(c.id or 0, audiences.get(live.id or 0, []))
+def _read_world(session: Session, config: Config, earliest: datetime, today: date) -> _World:
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
@@ -183,9 +172,60 @@ def _read_world(session: Session, config: Config, earliest: datetime) -> _World:
                                       col(Outbox.created_at) > earliest)))
         .order_by(col(Outbox.created_at), col(Outbox.id))
     ).all())
+    # Events and mail of cases merged away report under the case they live on in.
+    parent = {cid: up for cid, up in session.execute(
+        sa_select(col(Case.id), col(Case.merged_into))).all()}
+    root = {cid: _root(parent, cid) for cid in parent}
+    cases = _cases_to_read(session, config, earliest, today, root)
+    facts = facts_for(session, config, cases)
+    audiences = {f.case.id or 0: audience(config, f) for f in facts}
+    codes = dict(session.execute(sa_select(col(Case.id), col(Case.code))).all())
+    codes = {cid: codes[root[cid]] for cid in root}
+    for cid in root:
+        audiences.setdefault(cid, audiences.get(root[cid], []))
     templates = {e.message_id: str(e.data.get("template", "")) for e in events
                  if e.kind == EventKind.MAIL_QUEUED and e.message_id}
     return _World(facts, codes, audiences, events, outbox, templates)
+
+
+def _root(parent: dict[int, int | None], case_id: int) -> int:
+    """The case `case_id` lives on in, following merges (bounded, as `live_case`)."""
+    hops = 0
+    while parent.get(case_id) is not None and hops < 50:
+        case_id = parent[case_id] or case_id
+        hops += 1
+    return case_id
+
+
+def _cases_to_read(session: Session, config: Config, earliest: datetime, today: date,
+                   root: dict[int, int]) -> list[Case]:
+    """The live cases that can put a line in some digest, oldest report first.
+
+    Ongoing cases, cases with a review date or a `#unilateral` clock, cases
+    resolved within `digest_recent_days`, and any case with activity since the
+    earliest recipient's last digest (a new case, a warning, a failed mail).
+    Everything else (most of an old archive) has nothing to show and is not read.
+    """
+    recent = today - timedelta(days=config.schedule.digest_recent_days)
+    active = {root.get(cid or 0, cid or 0) for cid in session.exec(
+        select(Event.case_id).distinct().where(
+            or_(col(Event.at) > earliest, col(Event.kind) == EventKind.UNILATERAL_ACTION),
+            col(Event.case_id).is_not(None))).all()}
+    active.update(root.get(cid or 0, cid or 0) for cid in session.exec(
+        select(Outbox.case_id).distinct().where(
+            col(Outbox.status) == "failed", col(Outbox.case_id).is_not(None))).all())
+    wanted = or_(col(Case.status) == STATUS_ONGOING, col(Case.review_date).is_not(None),
+                 col(Case.resolution_date) >= recent)
+    ids = {cid or 0 for cid in session.exec(select(Case.id).where(
+        col(Case.merged_into).is_(None), wanted)).all()}
+    ids.update(cid for cid in active if root.get(cid, cid) == cid)
+    found: list[Case] = []
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), BATCH):
+        found.extend(session.exec(select(Case).where(
+            col(Case.id).in_(ordered[start:start + BATCH]))).all())
+    found.sort(key=lambda c: (c.date_reported, c.id or 0))
+    return found
 
 
 def _case_rows(config: Config, world: _World, recipient: str, since: datetime, now: datetime,
@@ -350,7 +390,7 @@ def build_digests(session: Session, app: App, now: datetime,
     for member in config.members:
         sinces[member.email] = last_digest_at(session, member.email, day) or default_since
     earliest = min(sinces.values(), default=default_since)
-    world = _read_world(session, config, earliest)
+    world = _read_world(session, config, earliest, day)
     wanted = [r.lower() for r in only]
     out = []
     for recipient in recipients(config, world):

@@ -45,9 +45,15 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.clocks.casefacts import CaseFacts, case_facts, point_of_contact
+from bot.clocks.casefacts import BATCH, CaseFacts, case_facts, facts_for, point_of_contact
 from bot.core.app import App
-from bot.core.clock import at_local, format_day, format_moment, is_working_time
+from bot.core.clock import (
+    at_local,
+    format_day,
+    format_moment,
+    is_working_time,
+    next_working_time,
+)
 from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.core.log import get_logger
@@ -272,10 +278,14 @@ def _clear_answered(session: Session, facts: CaseFacts, open_keys: set[str],
         log.info("reminder cleared", case=facts.case.code, reminder=key)
 
 
-def remind_case(session: Session, app: App, case: Case) -> int:
-    """Send the reminders due on `case` now (caller's transaction); returns how many."""
+def remind_case(session: Session, app: App, case: Case, facts: CaseFacts | None = None) -> int:
+    """Send the reminders due on `case` now (caller's transaction); returns how many.
+
+    `facts` may be given when the caller read them in this transaction, under the lock.
+    """
     now = app.now_utc()
-    facts = case_facts(session, app.config, case)
+    if facts is None:
+        facts = case_facts(session, app.config, case)
     obs = obligations(facts, app.config)
     _clear_answered(session, facts, {o.key for o in obs}, now)
     sent = 0
@@ -303,54 +313,87 @@ def remind_case(session: Session, app: App, case: Case) -> int:
 
 
 def _candidates(app: App) -> list[int]:
-    """Cases that may have something to send or clear (read-only pass)."""
+    """Cases that have something to send or clear now.
+
+    Only cases without a valid stored due-time, or whose time has come, are
+    looked at (`bot.store.clockindex`); every case looked at gets its next time
+    stored, so a steady tick reads one indexed query and nothing else.
+    """
     now = app.now_utc()
+    key = clock_key(app.config)
     ids: list[int] = []
     with session_scope(app.engine) as session:
-        # Resolved cases only matter with a review date or a clock of their own.
-        clocked = set(session.exec(select(Event.case_id).distinct().where(
-            col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT,
-                                 EventKind.DANGER_DETECTED]))).all())
-        for child, parent in session.exec(select(Case.id, Case.merged_into).where(
-                col(Case.merged_into).is_not(None))).all():
-            root = live_case(session, parent) if child in clocked and parent else None
-            if root is not None:
-                clocked.add(root.id)
-        key = clock_key(app.config)
-        settled = clockindex.not_due(session, now, key)
+        stale = clockindex.to_look_at(session, now, key)
+        if not stale:
+            return ids
+        clocked = _clocked_cases(session)
         # Plain columns first: only the cases left to look at are loaded whole.
-        todo = [cid for cid, status, review in session.execute(
+        todo: list[int] = []
+        for start in range(0, len(stale), BATCH):
+            for cid, status, review in session.execute(
                     sa_select(col(Case.id), col(Case.status), col(Case.review_date))
-                    .where(col(Case.merged_into).is_(None))).all()
-                if not ((status != STATUS_ONGOING and review is None and cid not in clocked)
-                        or cid in settled)]
-        for case_id in todo:
-            case = session.get(Case, case_id)
-            if case is None:
-                continue
-            facts = case_facts(session, app.config, case)
+                    .where(col(Case.id).in_(stale[start:start + BATCH]))).all():
+                if status != STATUS_ONGOING and review is None and cid not in clocked:
+                    # Resolved, no review date, no clock of its own: nothing can fall due.
+                    clockindex.remember(session, cid, None, key)
+                else:
+                    todo.append(cid)
+        cases: list[Case] = []
+        for start in range(0, len(todo), BATCH):
+            cases.extend(session.exec(select(Case).where(
+                col(Case.id).in_(todo[start:start + BATCH]))).all())
+        cases.sort(key=lambda c: c.id or 0)
+        for case, facts in zip(cases, facts_for(session, app.config, cases), strict=True):
             obs = obligations(facts, app.config)
             if any(due_now(o, facts, app.config, now) for o in obs) or _answered(
                     facts, {o.key for o in obs}):
                 ids.append(case.id or 0)
             else:
-                clockindex.remember(session, case.id or 0, next_check(obs, facts, app.config),
-                                    key)
+                clockindex.remember(session, case.id or 0,
+                                    next_check(obs, facts, app.config, now), key)
     return ids
 
 
-def next_check(obs: list[Obligation], facts: CaseFacts, config: Config) -> datetime | None:
+def _clocked_cases(session: Session) -> set[int]:
+    """Live cases with a clock of their own (a #unilateral, a reminder sent, a danger alarm).
+
+    Resolved cases only matter with a review date or one of these.
+    """
+    clocked = set(session.exec(select(Event.case_id).distinct().where(
+        col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT,
+                             EventKind.DANGER_DETECTED]))).all())
+    for child, parent in session.exec(select(Case.id, Case.merged_into).where(
+            col(Case.merged_into).is_not(None))).all():
+        root = live_case(session, parent) if child in clocked and parent else None
+        if root is not None:
+            clocked.add(root.id)
+    return {cid for cid in clocked if cid is not None}
+
+
+def next_check(obs: list[Obligation], facts: CaseFacts, config: Config,
+               now: datetime) -> datetime | None:
     """The earliest moment any of `obs` can be due (None: nothing open).
 
-    A lower bound: working hours only ever make a reminder later, so a case is
-    never skipped past the moment it is due.
+    A lower bound, so a case is never skipped past the moment it is due: the due
+    time (or the end of the repeat interval), moved to the start of the next
+    working hours when the case is not urgent and that time falls outside them
+    (otherwise an overdue case would be read again every minute all night).
     """
     repeat = timedelta(hours=config.schedule.reminder_repeat_hours)
     times = []
     for ob in obs:
         sent = facts.reminders_sent(ob.key)
         times.append(max(ob.due, sent[-1].at + repeat) if sent else ob.due)
-    return min(times) if times else None
+    if not times:
+        return None
+    earliest = min(times)
+    if not facts.urgent:
+        sched = config.schedule
+        opens = next_working_time(max(earliest, now), sched.zone, sched.working_hours,
+                                  sched.working_days)
+        if opens is not None:
+            earliest = max(earliest, opens)
+    return earliest
 
 
 def clock_key(config: Config) -> str:
@@ -360,21 +403,46 @@ def clock_key(config: Config) -> str:
     return hashlib.sha256(data.encode()).hexdigest()[:32]
 
 
+# Cases handled per transaction when sending: one commit per case made a burst of
+# thousands of overdue reminders take minutes.
+SEND_BATCH = 50
+
+
 def run_reminders(app: App) -> int:
-    """Send every reminder due at app.now(), one transaction per case; returns how many."""
+    """Send every reminder due at app.now(), a batch of cases per transaction; returns how many.
+
+    A batch that fails is retried one case per transaction, so one case that
+    cannot be handled holds back no other.
+    """
+    todo = _candidates(app)
     total = 0
-    for case_id in _candidates(app):
+    for start in range(0, len(todo), SEND_BATCH):
+        batch = todo[start:start + SEND_BATCH]
         try:
-            with session_scope(app.engine) as session:
-                # Take the case's row lock first (a no-op UPDATE: a row lock on
-                # PostgreSQL, the write lock on SQLite), then re-read: a second
-                # instance running the same job waits here and then sees our events.
-                session.execute(update(Case).where(Case.id == case_id)  # type: ignore[arg-type]
-                                .values(code=Case.code))
-                case = session.get(Case, case_id)
-                if case is None:
-                    continue
-                total += remind_case(session, app, case)
+            total += _remind_batch(app, batch)
         except Exception:
-            log.exception("reminders failed for one case", case_id=case_id)
+            if len(batch) == 1:
+                log.exception("reminders failed for one case", case_id=batch[0])
+                continue
+            for case_id in batch:
+                try:
+                    total += _remind_batch(app, [case_id])
+                except Exception:
+                    log.exception("reminders failed for one case", case_id=case_id)
     return total
+
+
+def _remind_batch(app: App, case_ids: list[int]) -> int:
+    """Send the reminders due on `case_ids` in one transaction."""
+    with session_scope(app.engine) as session:
+        # Take the cases' row locks first (a no-op UPDATE: row locks on PostgreSQL,
+        # the write lock on SQLite), then re-read: a second instance running the
+        # same job waits here and then sees our events.
+        session.execute(update(Case).where(col(Case.id).in_(case_ids))
+                        .values(code=Case.code))
+        cases = list(session.exec(select(Case).where(col(Case.id).in_(case_ids))
+                                  .order_by(col(Case.id))).all())
+        sent = 0
+        for case, facts in zip(cases, facts_for(session, app.config, cases), strict=True):
+            sent += remind_case(session, app, case, facts)
+        return sent

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateNotFound,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 
 from bot.core.config import Config
@@ -92,9 +98,16 @@ def _split_source(env: SandboxedEnvironment, name: str) -> tuple[str, str]:
     return first[len("Subject:"):], rest.lstrip("\r\n")
 
 
+@lru_cache(maxsize=256)
+def _compiled(env: SandboxedEnvironment, source: str) -> Template:
+    # Keyed by the source text, so an edited template file is compiled afresh;
+    # compiling took a quarter of the time of a burst of reminders.
+    return env.from_string(source)
+
+
 def _render(env: SandboxedEnvironment, name: str, source: str, context: dict[str, Any]) -> str:
     try:
-        return env.from_string(source).render(**context)
+        return _compiled(env, source).render(**context)
     except Exception as exc:  # jinja2 raises several types; all mean "cannot render"
         raise TemplateError(f"template {name!r}: {type(exc).__name__}: {exc}") from exc
 

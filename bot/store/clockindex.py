@@ -16,11 +16,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import and_, or_
 from sqlalchemy import event as sa_event
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel
 
-from bot.store.models import Event
+from bot.store.models import Case, Event
 
 
 class CaseClock(SQLModel, table=True):
@@ -39,11 +41,17 @@ def _case_changed(_mapper: Any, connection: Connection, target: Event) -> None:
             CaseClock.__table__.c.case_id == target.case_id))  # type: ignore[attr-defined]
 
 
-def not_due(session: Session, now: datetime, config_key: str) -> set[int]:
-    """Case ids whose clocks need no look at `now` (valid rows, nothing due yet)."""
-    rows = session.exec(select(CaseClock.case_id, CaseClock.next_check_at).where(
-        CaseClock.config_key == config_key)).all()
-    return {cid for cid, at in rows if at is None or _aware(at) > now}
+def to_look_at(session: Session, now: datetime, config_key: str) -> list[int]:
+    """Live case ids without a valid stored time, or whose time is `now` or past, by id."""
+    clock = CaseClock.__table__  # type: ignore[attr-defined]
+    case = Case.__table__  # type: ignore[attr-defined]
+    valid = and_(clock.c.case_id == case.c.id, clock.c.config_key == config_key)
+    rows = session.execute(
+        sa_select(case.c.id).select_from(case.outerjoin(clock, valid))
+        .where(case.c.merged_into.is_(None),
+               or_(clock.c.case_id.is_(None), clock.c.next_check_at <= now))
+        .order_by(case.c.id)).all()
+    return [cid for (cid,) in rows]
 
 
 def remember(session: Session, case_id: int, next_check_at: datetime | None,
@@ -60,12 +68,3 @@ def remember(session: Session, case_id: int, next_check_at: datetime | None,
 def forget_all(session: Session) -> None:
     """Drop every stored time (e.g. after a bulk change outside the ORM)."""
     session.exec(CaseClock.__table__.delete())  # type: ignore[attr-defined,call-overload]
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint, event
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Field, SQLModel
 
@@ -53,6 +53,8 @@ class Member(SQLModel, table=True):
 class Case(SQLModel, table=True):
     """One report and everything that follows it: the manual's record row."""
 
+    # Records and statistics select by status and date of report.
+    __table_args__ = (Index("ix_case_status_date", "status", "date_reported"),)
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, index=True, max_length=64)
     status: str = "Ongoing"
@@ -66,7 +68,7 @@ class Case(SQLModel, table=True):
     reporter_name: str | None = None
     point_of_contact: str | None = None
     review_date: date | None = None
-    merged_into: int | None = Field(default=None, foreign_key="case.id")
+    merged_into: int | None = Field(default=None, foreign_key="case.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -16,6 +16,9 @@ not even a refusal).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 from sqlmodel import Session, col, select
 
 from bot.core.config import Config, Member
@@ -25,6 +28,7 @@ from bot.store.people import ConflictStatement
 
 # Event kinds that shut the member in their data["member"] out of the case.
 EXCLUDING_EVENTS = (EventKind.MEMBER_NAMED, EventKind.EXCLUDED)
+EXCLUSION_KINDS = frozenset(k.value for k in (*EXCLUDING_EVENTS, EventKind.EXCLUSION_LIFTED))
 
 
 def _case_ids(session: Session, case: Case) -> list[int]:
@@ -48,14 +52,23 @@ def recorded_exclusions(session: Session, case: Case) -> list[str]:
 
     A `#readmit` (`exclusion_lifted`) ends every exclusion of that member before it.
     """
-    kinds = [k.value for k in (*EXCLUDING_EVENTS, EventKind.EXCLUSION_LIFTED)]
     rows = session.exec(
         select(Event.kind, Event.data).where(col(Event.case_id).in_(_case_ids(session, case)),
-                                             col(Event.kind).in_(kinds))
+                                             col(Event.kind).in_(sorted(EXCLUSION_KINDS)))
         .order_by(col(Event.at), col(Event.id))
     ).all()
+    return exclusions_from(rows)
+
+
+def exclusions_from(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> list[str]:
+    """The exclusions standing after `rows` ((kind, data) of a case's events, oldest first).
+
+    Events of other kinds are ignored, so a case's whole history may be passed.
+    """
     out: set[str] = set()
     for kind, data in rows:
+        if kind not in EXCLUSION_KINDS:
+            continue
         member = str(data.get("member") or "").lower()
         if not member:
             continue
@@ -88,9 +101,16 @@ def is_excluded(session: Session, config: Config, case: Case, member: Member) ->
 
 def shut_out(session: Session, config: Config, case: Case) -> set[str]:
     """Every address of every member shut out of `case` (recused or excluded)."""
-    out = _with_aliases(config, [*recorded_recusals(session, case),
-                                 *recorded_exclusions(session, case)])
-    out.update(awaiting_conflict_statement(session, config))
+    return shut_out_from(config, recorded_recusals(session, case),
+                         recorded_exclusions(session, case),
+                         awaiting_conflict_statement(session, config))
+
+
+def shut_out_from(config: Config, recusals: Iterable[str], exclusions: Iterable[str],
+                  awaiting: set[str]) -> set[str]:
+    """`shut_out` from rows already read (the clocks read many cases at once)."""
+    out = _with_aliases(config, [*recusals, *exclusions])
+    out.update(awaiting)
     return out
 
 

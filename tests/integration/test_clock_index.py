@@ -28,9 +28,12 @@ def test_not_due_cases_are_skipped_and_events_re_arm_them(tmp_path: Path) -> Non
     # The acknowledgement clock: due 24 hours after the report.
     assert row.next_check_at == moment(3, 10) and row.config_key == clock_key(app.config)
     with Session(app.engine) as session:
-        assert clockindex.not_due(session, moment(2, 13), clock_key(app.config)) == {row.case_id}
-        assert clockindex.not_due(session, moment(3, 10, 1), clock_key(app.config)) == set()
-        assert clockindex.not_due(session, moment(2, 13), "other config") == set()
+        assert clockindex.to_look_at(session, moment(2, 13), clock_key(app.config)) == []
+        assert clockindex.to_look_at(session, moment(3, 10), clock_key(app.config)) == [
+            row.case_id]
+        assert clockindex.to_look_at(session, moment(3, 10, 1), clock_key(app.config)) == [
+            row.case_id]
+        assert clockindex.to_look_at(session, moment(2, 13), "other config") == [row.case_id]
 
     # A member's reply on the thread is an event: the case is looked at again.
     file_mail(app, make_mail(sender=ALEX, subject=f"Re: [CoC {code.replace(' ', '-')}] x",
