@@ -6,11 +6,16 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 from sqlmodel import SQLModel
 
-import bot.store.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import bot.store.clockindex  # noqa: F401
-import bot.store.people  # noqa: F401
-import bot.store.signed  # noqa: F401
+# Every module that declares tables (imported to register them on SQLModel.metadata).
+import bot.store.clockindex
+import bot.store.copies
+import bot.store.lease
+import bot.store.models
+import bot.store.people
+import bot.store.signed
 
+TABLE_MODULES = (bot.store.clockindex, bot.store.copies, bot.store.lease, bot.store.models,
+                 bot.store.people, bot.store.signed)
 config = context.config
 target_metadata = SQLModel.metadata
 

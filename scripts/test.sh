@@ -52,7 +52,7 @@ export PIP_BREAK_SYSTEM_PACKAGES=1
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 
 lint_paths=()
-for path in bot tests bench; do
+for path in bot tests bench migrations; do
     [ -d "$path" ] && lint_paths+=("$path")
 done
 
