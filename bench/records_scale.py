@@ -207,6 +207,8 @@ def main() -> int:
         timed("scheduler tick 2 (settles)", float("inf"), lambda: queued.append(run_due(app)))
         timed("scheduler tick 3 (steady)", 0.1, lambda: queued.append(run_due(app)))
         print(f"  mails queued by ticks 1-3: {queued}")
+        # The digest of a day after the reminders went out (every case has more history).
+        timed("digest after the reminders", 1.0, digest)
     finally:
         if server is not None:
             server.cleanup()

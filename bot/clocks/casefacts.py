@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
+from bot.core.gcpause import collector_paused
 from bot.governance.danger import open_alarm
 from bot.mail.auth import verify_member
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
@@ -159,12 +160,15 @@ def facts_for(session: Session, config: Config, cases: Sequence[Case]) -> list[C
                 .where(col(Case.merged_into).is_not(None))).all():
             merged.setdefault(parent, []).append(child)
     awaiting = awaiting_conflict_statement(session, config)
+    members = set(config.member_address_map)
     out: list[CaseFacts] = []
-    for start in range(0, len(cases), BATCH):
-        batch = cases[start:start + BATCH]
-        groups = {c.id or 0: [c.id or 0, *merged.get(c.id or 0, [])] for c in batch}
-        rows = _read_rows(session, config, groups)
-        out.extend(_derive(session, config, c, rows[c.id or 0], awaiting) for c in batch)
+    with collector_paused():
+        for start in range(0, len(cases), BATCH):
+            batch = cases[start:start + BATCH]
+            groups = {c.id or 0: [c.id or 0, *merged.get(c.id or 0, [])] for c in batch}
+            rows = _read_rows(session, config, groups)
+            out.extend(_derive(session, config, c, rows[c.id or 0], awaiting, members)
+                       for c in batch)
     return out
 
 
@@ -218,9 +222,11 @@ def _read_member_headers(session: Session, config: Config, msgs: list[_Msg]) -> 
 
 
 def _derive(session: Session, config: Config, case: Case, rows: _Rows,
-            awaiting: set[str]) -> CaseFacts:
-    """One case's facts from its rows (no queries but a rare uncached header)."""
-    members = set(config.member_address_map)
+            awaiting: set[str], members: set[str]) -> CaseFacts:
+    """One case's facts from its rows (no queries but a rare uncached header).
+
+    `members`: every member address and alias.
+    """
     engine_key = str(session.get_bind().engine.url)
 
     reporters = {addr for _cid, addr, role, _r in rows.participants if role == "reporter"}

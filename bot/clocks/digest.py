@@ -38,6 +38,7 @@ from bot.core.app import App
 from bot.core.clock import digest_due, format_day, format_moment, local_day
 from bot.core.config import Config
 from bot.core.events import EventKind
+from bot.core.gcpause import collector_paused
 from bot.core.log import get_logger
 from bot.governance.proposals import Proposal, open_proposal
 from bot.governance.quorum import load_quorum_rules
@@ -106,11 +107,16 @@ class Digest:
         }
 
 
-def audience(config: Config, facts: CaseFacts) -> list[str]:
-    """Who sees this case's lines: non-recused chairs, else one non-recused member."""
-    chairs = [m.email for m in config.chairs if m.email not in facts.recused]
-    if chairs:
-        return chairs
+def audience(config: Config, facts: CaseFacts, chairs: Sequence[str] | None = None) -> list[str]:
+    """Who sees this case's lines: non-recused chairs, else one non-recused member.
+
+    `chairs` (the chairs' addresses) may be passed when asking for many cases.
+    """
+    if chairs is None:
+        chairs = [m.email for m in config.chairs]
+    seeing = [c for c in chairs if c not in facts.recused]
+    if seeing:
+        return seeing
     contact = point_of_contact(config, facts.case)
     if contact is not None and contact.email not in facts.recused:
         return [contact.email]
@@ -160,7 +166,7 @@ def _read_world(session: Session, config: Config, earliest: datetime, today: dat
     events = list(session.exec(
         select(Event).where(col(Event.at) > earliest,
                             or_(col(Event.kind).in_(["command_held", "quarantined",
-                                                     "mail_queued", "command_refused",
+                                                     "command_refused",
                                                      "acknowledgement_suppressed",
                                                      "possible_link", "outbox_quarantined"]),
                                 col(Event.kind).contains("warning")))
@@ -178,14 +184,27 @@ def _read_world(session: Session, config: Config, earliest: datetime, today: dat
     root = {cid: _root(parent, cid) for cid in parent}
     cases = _cases_to_read(session, config, earliest, today, root)
     facts = facts_for(session, config, cases)
-    audiences = {f.case.id or 0: audience(config, f) for f in facts}
+    chairs = [m.email for m in config.chairs]
+    audiences = {f.case.id or 0: audience(config, f, chairs) for f in facts}
     codes = dict(session.execute(sa_select(col(Case.id), col(Case.code))).all())
     codes = {cid: codes[root[cid]] for cid in root}
     for cid in root:
         audiences.setdefault(cid, audiences.get(root[cid], []))
-    templates = {e.message_id: str(e.data.get("template", "")) for e in events
-                 if e.kind == EventKind.MAIL_QUEUED and e.message_id}
+    templates = _warning_templates(session, [r.message_id for r in outbox if r.kind == "warning"])
     return _World(facts, codes, audiences, events, outbox, templates)
+
+
+def _warning_templates(session: Session, message_ids: list[str]) -> dict[str, str]:
+    """The template each of these queued mails was made from (what the warning was about)."""
+    out: dict[str, str] = {}
+    for start in range(0, len(message_ids), BATCH):
+        for message_id, data in session.execute(
+                sa_select(col(Event.message_id), col(Event.data)).where(
+                    col(Event.kind) == EventKind.MAIL_QUEUED,
+                    col(Event.message_id).in_(message_ids[start:start + BATCH]))).all():
+            if message_id:
+                out[message_id] = str((data or {}).get("template", ""))
+    return out
 
 
 def _root(parent: dict[int, int | None], case_id: int) -> int:
@@ -390,6 +409,14 @@ def build_digests(session: Session, app: App, now: datetime,
     for member in config.members:
         sinces[member.email] = last_digest_at(session, member.email, day) or default_since
     earliest = min(sinces.values(), default=default_since)
+    with collector_paused():
+        return _build(session, app, now, only, sinces, earliest)
+
+
+def _build(session: Session, app: App, now: datetime, only: Sequence[str],
+           sinces: dict[str, datetime], earliest: datetime) -> list[Digest]:
+    config = app.config
+    day = local_day(now, config.schedule.zone)
     world = _read_world(session, config, earliest, day)
     wanted = [r.lower() for r in only]
     out = []

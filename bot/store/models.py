@@ -125,7 +125,7 @@ class Event(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, index=True)
     kind: str = Field(index=True, max_length=64)
     actor: str | None = None
-    message_id: str | None = Field(default=None, max_length=1000)
+    message_id: str | None = Field(default=None, index=True, max_length=1000)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 

@@ -1,4 +1,4 @@
-"""index case.merged_into (cases merged into a case are looked up on every filing)
+"""index case.merged_into and event.message_id (looked up on every filing and digest)
 
 Revision ID: 0009
 Revises: 0008
@@ -16,7 +16,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_case_merged_into", "case", ["merged_into"])
+    op.create_index("ix_event_message_id", "event", ["message_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_event_message_id", table_name="event")
     op.drop_index("ix_case_merged_into", table_name="case")
