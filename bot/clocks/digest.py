@@ -33,7 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from bot.clocks.casefacts import BATCH, CaseFacts, facts_for, point_of_contact
-from bot.clocks.reminders import ACK_OVERDUE, FIRST_RESPONSE, obligations
+from bot.clocks.reminders import ACK_OVERDUE, ANY_STATUS_CLOCKS, FIRST_RESPONSE, obligations
 from bot.core.app import App
 from bot.core.clock import digest_due, format_day, format_moment, local_day
 from bot.core.config import Config
@@ -220,7 +220,7 @@ def _cases_to_read(session: Session, config: Config, earliest: datetime, today: 
                    root: dict[int, int]) -> list[Case]:
     """The live cases that can put a line in some digest, oldest report first.
 
-    Ongoing cases, cases with a review date or a `#unilateral` clock, cases
+    Ongoing cases, cases with a review date or a `#unilateral` or `#draft` clock, cases
     resolved within `digest_recent_days`, and any case with activity since the
     earliest recipient's last digest (a new case, a warning, a failed mail).
     Everything else (most of an old archive) has nothing to show and is not read.
@@ -228,7 +228,7 @@ def _cases_to_read(session: Session, config: Config, earliest: datetime, today: 
     recent = today - timedelta(days=config.schedule.digest_recent_days)
     active = {root.get(cid or 0, cid or 0) for cid in session.exec(
         select(Event.case_id).distinct().where(
-            or_(col(Event.at) > earliest, col(Event.kind) == EventKind.UNILATERAL_ACTION),
+            or_(col(Event.at) > earliest, col(Event.kind).in_(ANY_STATUS_CLOCKS)),
             col(Event.case_id).is_not(None))).all()}
     active.update(root.get(cid or 0, cid or 0) for cid in session.exec(
         select(Outbox.case_id).distinct().where(

@@ -27,6 +27,9 @@ Clocks (key: due -> to; closed by):
   to turn the matter over to the board (a `proposal_to_board` event); once.
 - feedback:<proposal>: an agreed proposal + feedback_days -> point of contact;
   closed by `#feedback`.
+- draft:<event id>: a `#draft` + draft_review_hours -> every member not shut
+  out of the case but its author (else the chairs); closed by `#approve`,
+  `#revise`, or the author's newer draft.
 
 The first three apply to Ongoing cases with a reporter outside the group whose
 report was not backfilled.  Outside working days/hours in `schedule.timezone`
@@ -58,6 +61,7 @@ from bot.core.config import Config
 from bot.core.events import EventKind
 from bot.core.log import get_logger
 from bot.governance.proposals import latest_agreed, open_proposal
+from bot.governance.review import awaiting_review
 from bot.outbound.outbox import queue_mail
 from bot.store import clockindex
 from bot.store.db import session_scope
@@ -74,6 +78,7 @@ REVIEW = "review"
 URGENT = "urgent"
 DECISION = "decision"
 FEEDBACK = "feedback"
+DRAFT = "draft"
 
 TEMPLATES = {
     ACK_OVERDUE: "reminder_ack_overdue",
@@ -84,6 +89,7 @@ TEMPLATES = {
     URGENT: "reminder_urgent",
     DECISION: "reminder_decision",
     FEEDBACK: "reminder_feedback",
+    DRAFT: "reminder_draft",
 }
 # What each reminder is about, for the digest (no case content).
 LABELS = {
@@ -95,19 +101,24 @@ LABELS = {
     URGENT: "possible danger not yet answered (#safety)",
     DECISION: "no quorum on the proposal: turn it over to the board",
     FEEDBACK: "no feedback from affected parties recorded yet",
+    DRAFT: "a draft waits for a second member's review",
 }
+
+
+# Events that start a clock whatever the case's status (a resolved case too).
+ANY_STATUS_CLOCKS = (EventKind.UNILATERAL_ACTION, EventKind.DRAFT_FILED)
 
 
 @dataclass(frozen=True)
 class Obligation:
     """One open clock on a case."""
 
-    kind: str  # ack_overdue | first_response | progress | unilateral | review
+    kind: str  # one of TEMPLATES' keys
     key: str  # unique per clock instance within the case
     started: datetime
     due: datetime
-    audience: str  # "chair" | "contact" | "member" | "all"
-    member: str | None = None  # for audience "member"
+    audience: str  # "chair" | "contact" | "member" | "all" | "reviewers"
+    member: str | None = None  # audience "member": who; "reviewers": who is left out
 
     @property
     def template(self) -> str:
@@ -164,6 +175,10 @@ def obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
         out.append(Obligation(REVIEW, f"{REVIEW}:{case.review_date.isoformat()}", start, start,
                               "contact"))
     out.extend(governance_obligations(facts, config))
+    for draft in awaiting_review(facts.events):
+        out.append(Obligation(DRAFT, f"{DRAFT}:{draft.event_id}", draft.filed_at,
+                              draft.filed_at + timedelta(hours=sched.draft_review_hours),
+                              "reviewers", member=draft.author))
     return out
 
 
@@ -205,6 +220,12 @@ def recipients_for(config: Config, facts: CaseFacts, ob: Obligation) -> tuple[li
     recused = facts.recused
     if ob.audience == "all":
         return [m.email for m in config.members if m.email not in recused], False
+    if ob.audience == "reviewers":
+        # A second member reviews: never the author, never anyone shut out.
+        author = config.member_for(ob.member)
+        mine = set(author.addresses) if author else {(ob.member or "").lower()}
+        return [m.email for m in config.members
+                if m.email not in recused and mine.isdisjoint(m.addresses)], False
     if ob.audience == "member" and ob.member:
         member = config.member_for(ob.member)
         if member is not None and member.email not in recused:
@@ -258,8 +279,16 @@ def _context(config: Config, facts: CaseFacts, ob: Obligation, now: datetime,
         "urgent_response_hours": config.schedule.urgent_response_hours,
         "decision_days": config.schedule.decision_days,
         "feedback_days": config.schedule.feedback_days,
+        "draft_review_hours": config.schedule.draft_review_hours,
+        "member_name": _member_name(config, ob.member),
         "board_address": config.board.address,
     }
+
+
+def _member_name(config: Config, address: str | None) -> str:
+    """The roster name behind `address` ("a former member" when none)."""
+    member = config.member_for(address)
+    return member.name if member is not None else "a former member"
 
 
 def _answered(facts: CaseFacts, open_keys: set[str]) -> list[str]:
@@ -355,12 +384,12 @@ def _candidates(app: App) -> list[int]:
 
 
 def _clocked_cases(session: Session) -> set[int]:
-    """Live cases with a clock of their own (a #unilateral, a reminder sent, a danger alarm).
+    """Live cases with a clock of their own (a #unilateral or #draft, a reminder, an alarm).
 
     Resolved cases only matter with a review date or one of these.
     """
     clocked = set(session.exec(select(Event.case_id).distinct().where(
-        col(Event.kind).in_([EventKind.UNILATERAL_ACTION, EventKind.REMINDER_SENT,
+        col(Event.kind).in_([*ANY_STATUS_CLOCKS, EventKind.REMINDER_SENT,
                              EventKind.DANGER_DETECTED]))).all())
     for child, parent in session.exec(select(Case.id, Case.merged_into).where(
             col(Case.merged_into).is_not(None))).all():

@@ -15,13 +15,13 @@ findings without ``#approve override REASON`` are all refused.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlmodel import Session, col, select
 
 from bot.commands.base import CommandContext, CommandError
 from bot.core.config import Config, Member
 from bot.core.events import EventKind
+from bot.governance.review import DRAFT_KINDS, DraftState
+from bot.governance.review import draft_states as review_states
 from bot.hygiene.draftcheck import CaseFacts, Finding, case_facts, check_draft
 from bot.hygiene.policies import ReporterLeakPolicy
 from bot.mail.drafts import Draft, DraftError, parse_draft, strip_tags
@@ -37,35 +37,12 @@ from bot.store.recusal import is_shut_out, shut_out
 SEND_TEMPLATE = "draft_outgoing"
 
 
-@dataclass(frozen=True)
-class DraftState:
-    """A draft of the case as its history tells it."""
-
-    message_id: str
-    author: str
-    status: str  # pending | revised | sent
-
-
 def draft_states(session: Session, case: Case) -> list[DraftState]:
     """Every draft filed in `case`, oldest first, with its current status."""
     events = session.exec(select(Event).where(
-        Event.case_id == case.id,
-        col(Event.kind).in_((EventKind.DRAFT_FILED, EventKind.DRAFT_REVISED,
-                             EventKind.DRAFT_SENT))).order_by(col(Event.id))).all()
-    order: list[str] = []
-    author: dict[str, str] = {}
-    status: dict[str, str] = {}
-    for ev in events:
-        if ev.kind == EventKind.DRAFT_FILED and ev.message_id:
-            if ev.message_id not in author:
-                order.append(ev.message_id)
-            author[ev.message_id] = ev.actor or ""
-            status.setdefault(ev.message_id, "pending")
-        else:
-            target = str(ev.data.get("draft") or "")
-            if target in status:
-                status[target] = "sent" if ev.kind == EventKind.DRAFT_SENT else "revised"
-    return [DraftState(m, author[m], status[m]) for m in order]
+        Event.case_id == case.id, col(Event.kind).in_(DRAFT_KINDS))
+        .order_by(col(Event.id))).all()
+    return review_states(events)
 
 
 def target_draft(session: Session, case: Case, pm: ParsedMessage) -> DraftState:

@@ -52,8 +52,10 @@ class DraftCommand(Command):
                     old.message_id != pm.message_id:
                 record_event(cc, EventKind.DRAFT_REVISED, draft=old.message_id,
                              superseded_by=pm.message_id)
+        # Imported mail starts no review clock (`bot.governance.review.awaiting_review`).
+        extra = {"backfill": True} if cc.msg.quiet else {}
         record_event(cc, EventKind.DRAFT_FILED, to=list(draft.to), copy=list(draft.cc), mode=mode,
-                     findings=[f.kind for f in findings])
+                     findings=[f.kind for f in findings], **extra)
         who = ", ".join([*draft.to, *draft.cc])
         if findings:
             lines = "\n".join(f"  - {f.text}" for f in findings)

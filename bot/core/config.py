@@ -291,6 +291,9 @@ class ScheduleSection(_Section):
     decision_days: float = Field(default=14.0, gt=0)
     # An agreed proposal waits for feedback; the point of contact is reminded after this.
     feedback_days: float = Field(default=7.0, gt=0)
+    # A #draft waits this long for a second member's #approve or #revise before the
+    # members who may review it are reminded (in working hours).
+    draft_review_hours: float = Field(default=24.0, gt=0)
 
     @field_validator("working_hours", mode="before")
     @classmethod

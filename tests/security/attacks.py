@@ -223,9 +223,12 @@ def ids_unrelated(out: Outcome, attack: Attack) -> None:
     first, second = out.world.ack_ids[REPORTER], out.world.ack_ids[KIM]
     # Consecutive cases: still told apart by the bot, not by anyone else.
     assert own_case_id(SECRET, second) == own_case_id(SECRET, first) + 1  # type: ignore[operator]
-    a, b = first.split(".")[1], second.split(".")[1]
+    # The opaque part only ("cocbot.<opaque>@domain"): the domain is the same on both.
+    a, b = (mid.split("@", 1)[0].split(".", 1)[1] for mid in (first, second))
     common = len([1 for x, y in zip(a, b, strict=True) if x == y])
-    assert common < 12, (a, b)
+    # Random base32 agrees in about one place in 32: 8 or more of 34 is odds of 1 in 60,000,
+    # while ids derived from a counter would share most of their characters.
+    assert len(a) >= 26 and common < 8, (a, b)
     assert own_case_id("another-secret", first) is None
 
 
