@@ -49,7 +49,7 @@ def _state(db_url: str, ids: dict[int, str]) -> tuple[set[int], set[str]]:
 
 def test_interrupted_retries_never_lose_a_message(tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'cocbot.db'}"
-    ids = _quarantine_good_mail(db_url, 40)
+    ids = _quarantine_good_mail(db_url, 80)
     config = write_config(tmp_path / "cocbot.toml", config_dict(db_url))
     rng = random.Random(5)
     interrupted = 0
@@ -60,7 +60,7 @@ def test_interrupted_retries_never_lose_a_message(tmp_path: Path) -> None:
         assert proc.stdout is not None
         # Interrupt only once it is retrying: after its first answer line.
         proc.stdout.readline()
-        time.sleep(rng.uniform(0.0, 0.15))
+        time.sleep(rng.uniform(0.0, 0.05))  # well before 80 messages are through
         proc.send_signal(signal.SIGKILL if round_ % 2 == 0 else signal.SIGINT)
         proc.wait(20)
         interrupted += proc.returncode != 0
