@@ -29,8 +29,6 @@ from tests.helpers import ALEX, MAYA, make_app
 from tests.integration.clocks import moment, outbox, report, set_clock, update_case
 from tests.integration.test_digest import DIGEST_AT, World, _world
 
-pytestmark = pytest.mark.storage
-
 
 @pytest.fixture
 def world(db_url: str) -> World:
@@ -119,6 +117,8 @@ def test_digest_skips_the_archive_but_not_what_it_must_show(world: World) -> Non
         (r[0], r[2]) for r in digest.rows["warnings"]]
 
 
+# The indexed query compares stored times in SQL: SQLite and PostgreSQL.
+@pytest.mark.storage
 def test_a_steady_tick_looks_at_no_case_until_one_changes(world: World) -> None:
     app, c = world.app, world.codes
     set_clock(app, DIGEST_AT)
