@@ -73,6 +73,22 @@ class Unilateral:
     reported_at: datetime | None
 
 
+@dataclass(frozen=True)
+class ReporterClock:
+    """One reporter's own acknowledgement and first-response facts.
+
+    Kept when a case holds several reporters (reports merged with `#merge`):
+    mail to one reporter does not answer another.  `suffix` tells their clocks
+    apart: "" for the case's first reporter (so a case's clock keys do not
+    change when a second report is merged in), ":<participant id>" for others.
+    """
+
+    suffix: str
+    reported_at: datetime
+    ack_sent_at: datetime | None
+    first_contact_at: datetime | None
+
+
 @dataclass
 class CaseFacts:
     """Everything the reminders and the digest derive from one case."""
@@ -92,6 +108,8 @@ class CaseFacts:
     events: list[Event] = field(default_factory=list)
     # The oldest danger alarm no member has answered (#safety, or mail to the reporter).
     alarm: Event | None = None
+    # One clock per reporter, oldest report first, when there are several.
+    reporter_clocks: list[ReporterClock] = field(default_factory=list)
 
     @property
     def ongoing(self) -> bool:
@@ -134,7 +152,7 @@ BATCH = 400
 class _Rows:
     """One case's rows, as read in bulk (the case and those merged into it)."""
 
-    participants: list[tuple[int, str, str, bool]] = field(default_factory=list)
+    participants: list[tuple[int, int, str, str, bool]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     filed: list[tuple[int, str | None, bool]] = field(default_factory=list)  # id, msgid, backfill
     msgs: list[_Msg] = field(default_factory=list)
@@ -177,11 +195,12 @@ def _read_rows(session: Session, config: Config, groups: dict[int, list[int]]) -
     root_of = {cid: root for root, ids in groups.items() for cid in ids}
     ids = sorted(root_of)
     rows = {root: _Rows() for root in groups}
-    for cid, address, role, recused in session.execute(
-            sa_select(col(Participant.case_id), col(Participant.address),
+    for pid, cid, address, role, recused in session.execute(
+            sa_select(col(Participant.id), col(Participant.case_id), col(Participant.address),
                       col(Participant.role), col(Participant.recused))
-            .where(col(Participant.case_id).in_(ids))).all():
-        rows[root_of[cid]].participants.append((cid, address, role, bool(recused)))
+            .where(col(Participant.case_id).in_(ids))
+            .order_by(col(Participant.id))).all():
+        rows[root_of[cid]].participants.append((pid, cid, address, role, bool(recused)))
     for ev in session.exec(select(Event).where(col(Event.case_id).in_(ids),
                                                col(Event.kind).not_in(TRAFFIC_KINDS))
                            .order_by(col(Event.at), col(Event.id))).all():
@@ -229,7 +248,7 @@ def _derive(session: Session, config: Config, case: Case, rows: _Rows,
     """
     engine_key = str(session.get_bind().engine.url)
 
-    reporters = {addr for _cid, addr, role, _r in rows.participants if role == "reporter"}
+    reporters = {addr for _pid, _cid, addr, role, _r in rows.participants if role == "reporter"}
     if case.reporter_address:
         reporters.add(case.reporter_address.strip().lower())
     reporters -= members
@@ -245,6 +264,9 @@ def _derive(session: Session, config: Config, case: Case, rows: _Rows,
     first_live_at = live[0][3] if live else None
 
     contacts: list[datetime] = []
+    # Per reporter (only told apart when there are several): mail to them, their ack.
+    contact_by: dict[str, list[datetime]] = {}
+    ack_by: dict[str, datetime] = {}
     member_msgs = [m for m in msgs if m[2] in members and m[4] != "own"]
     authserv = config.auth.authserv_id
     trusted: set[int] = set()
@@ -261,39 +283,84 @@ def _derive(session: Session, config: Config, case: Case, rows: _Rows,
         trusted.add(m[0])
         if rcpts & reporters:
             contacts.append(m[3])
+            for addr in rcpts & reporters:
+                contact_by.setdefault(addr, []).append(m[3])
 
     ack_sent_at: datetime | None = None
     urgent = (case.safety_risk or "").strip().lower() == "yes"
     for kind, recipients, status, sent_at, created_at in rows.outbox:
         if kind in URGENT_OUTBOX_KINDS:
             urgent = True
+        to_reporters = reporters & {r.lower() for r in recipients}
         if kind == ACK_KIND:
             if status == "sent":
                 when = sent_at or created_at
                 ack_sent_at = when if ack_sent_at is None else min(ack_sent_at, when)
+                for addr in to_reporters:
+                    ack_by[addr] = min(ack_by.get(addr, when), when)
             continue
-        if status != "failed" and reporters & {r.lower() for r in recipients}:
+        if status != "failed" and to_reporters:
             contacts.append(sent_at or created_at)
+            for addr in to_reporters:
+                contact_by.setdefault(addr, []).append(sent_at or created_at)
     if any(e.kind in URGENT_EVENT_KINDS for e in events):
         urgent = True
 
-    recusals = sorted({addr for cid, addr, _role, recused in rows.participants
+    recusals = sorted({addr for _pid, cid, addr, _role, recused in rows.participants
                        if recused and cid == case.id})
     exclusions = exclusions_from((e.kind, e.data) for e in events)
     vouched = [m for m in msgs if m[0] in trusted]
     unilateral = [_unilateral(e, vouched, config) for e in events
                   if e.kind == EventKind.UNILATERAL_ACTION and not e.data.get("backfill")]
+    opened_at = min((m[3] for m in msgs), default=case.date_reported)
+    clocks = _reporter_clocks(case, reporters, rows, live, opened_at, ack_by, contact_by)
     return CaseFacts(
         case=case, reporters=reporters,
         recused=shut_out_from(config, recusals, exclusions, awaiting),
         backfilled=backfilled, first_live_at=first_live_at,
-        opened_at=min((m[3] for m in msgs), default=case.date_reported),
+        opened_at=opened_at,
         ack_sent_at=ack_sent_at,
         first_contact_at=min(contacts) if contacts else None,
         last_contact_at=max(contacts) if contacts else None,
         urgent=urgent, unilateral=unilateral, events=events,
-        alarm=open_alarm(events, contacts),
+        alarm=open_alarm(events, contacts), reporter_clocks=clocks,
     )
+
+
+def _reporter_clocks(case: Case, reporters: set[str], rows: _Rows, live: list[_Msg],
+                     opened_at: datetime, ack_by: dict[str, datetime],
+                     contact_by: dict[str, list[datetime]]) -> list[ReporterClock]:
+    """One clock per reporter with a live report of their own, when there are several.
+
+    The case's first reporter keeps the plain keys and the case's report time;
+    a reporter known only from a member's forward has no report of their own here.
+    """
+    if len(reporters) < 2:
+        return []
+    first_from: dict[str, datetime] = {}
+    for _id, _mid, sender, received, _kind in live:  # oldest first
+        if sender in reporters:
+            first_from.setdefault(sender, received)
+    primary = (case.reporter_address or "").strip().lower()
+    if primary not in reporters:
+        primary = min(first_from, key=lambda a: (first_from[a], a), default="")
+    pid_of: dict[str, int] = {}
+    for pid, _cid, addr, role, _r in rows.participants:  # by id: the oldest row names them
+        if role == "reporter":
+            pid_of.setdefault(addr, pid)
+    out: list[ReporterClock] = []
+    for addr in sorted(reporters, key=lambda a: (first_from.get(a, opened_at), a)):
+        if addr == primary:
+            started = max(case.date_reported, opened_at)
+            suffix = ""
+        elif addr in first_from and addr in pid_of:
+            started, suffix = first_from[addr], f":{pid_of[addr]}"
+        else:
+            continue
+        mail = contact_by.get(addr, [])
+        out.append(ReporterClock(suffix, started, ack_by.get(addr),
+                                 min(mail) if mail else None))
+    return out
 
 
 def _unilateral(ev: Event, msgs: list[_Msg], config: Config) -> Unilateral:

@@ -262,11 +262,13 @@ def _case_rows(config: Config, world: _World, recipient: str, since: datetime, n
         obs = obligations(facts, config)
         for ob in obs:
             state = "overdue" if ob.due <= now else "open"
+            # A further reporter of a merged case: when their own report arrived.
+            when = reported if ob.key == ob.kind else format_moment(ob.started, zone)
             if ob.kind == ACK_OVERDUE:
-                rows["awaiting_ack"].append([case.code, reported, format_moment(ob.due, zone),
+                rows["awaiting_ack"].append([case.code, when, format_moment(ob.due, zone),
                                              state])
             elif ob.kind == FIRST_RESPONSE:
-                rows["awaiting_response"].append([case.code, reported,
+                rows["awaiting_response"].append([case.code, when,
                                                   format_moment(ob.due, zone), state])
             if ob.due <= now:
                 rows["overdue"].append([case.code, ob.label, format_moment(ob.due, zone),

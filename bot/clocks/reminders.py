@@ -48,7 +48,14 @@ from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from bot.clocks.casefacts import BATCH, CaseFacts, case_facts, facts_for, point_of_contact
+from bot.clocks.casefacts import (
+    BATCH,
+    CaseFacts,
+    ReporterClock,
+    case_facts,
+    facts_for,
+    point_of_contact,
+)
 from bot.core.app import App
 from bot.core.clock import (
     at_local,
@@ -146,14 +153,19 @@ def obligations(facts: CaseFacts, config: Config) -> list[Obligation]:
     reported = max(case.date_reported, facts.opened_at)
     if facts.ongoing and facts.has_reporter:
         if not facts.backfilled:
-            if facts.ack_sent_at is None and facts.first_contact_at is None:
-                out.append(Obligation(ACK_OVERDUE, ACK_OVERDUE, reported,
-                                      reported + timedelta(hours=sched.ack_overdue_hours),
-                                      "chair"))
-            if facts.first_contact_at is None:
-                out.append(Obligation(FIRST_RESPONSE, FIRST_RESPONSE, reported,
-                                      reported + timedelta(days=sched.first_response_days),
-                                      "contact"))
+            # Several reporters (merged reports): each is acknowledged and answered.
+            clocks = facts.reporter_clocks or [
+                ReporterClock("", reported, facts.ack_sent_at, facts.first_contact_at)]
+            for clock in clocks:
+                if clock.ack_sent_at is None and clock.first_contact_at is None:
+                    out.append(Obligation(
+                        ACK_OVERDUE, ACK_OVERDUE + clock.suffix, clock.reported_at,
+                        clock.reported_at + timedelta(hours=sched.ack_overdue_hours), "chair"))
+                if clock.first_contact_at is None:
+                    out.append(Obligation(
+                        FIRST_RESPONSE, FIRST_RESPONSE + clock.suffix, clock.reported_at,
+                        clock.reported_at + timedelta(days=sched.first_response_days),
+                        "contact"))
         anchor: datetime | None = facts.last_contact_at
         if facts.backfilled:
             # Imported history starts the clock only once the case is live again.
@@ -272,6 +284,8 @@ def _context(config: Config, facts: CaseFacts, ob: Obligation, now: datetime,
         "has_contact": point_of_contact(config, facts.case) is not None,
         "fallback": fallback,
         "urgent": facts.urgent,
+        # A clock of one of several reporters (merged reports) other than the first.
+        "another_reporter": ob.kind != ob.key and ob.kind in (ACK_OVERDUE, FIRST_RESPONSE),
         "ack_overdue_hours": config.schedule.ack_overdue_hours,
         "first_response_days": config.schedule.first_response_days,
         "progress_update_days": config.schedule.progress_update_days,
