@@ -137,3 +137,17 @@ def body_text(row: Outbox) -> str:
         if part.get_content_maintype() == "text":
             parts.append(part.get_content())
     return "\n".join(parts)
+
+
+def reminders_of(app: App, reminder: str) -> list[tuple[Event, Outbox]]:
+    """Every reminder of clock kind `reminder` sent: its event and its outbox row, oldest first."""
+    with Session(app.engine) as session:
+        events = session.exec(select(Event).where(Event.kind == "reminder_sent")
+                               .order_by(col(Event.id))).all()
+        out = []
+        for ev in events:
+            if ev.data.get("reminder") == reminder:
+                row = session.exec(select(Outbox).where(
+                    Outbox.message_id == ev.message_id)).one()
+                out.append((ev, row))
+        return out

@@ -13,14 +13,21 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot.clocks.digest import build_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
 from bot.store.models import Event, Outbox
 from tests.helpers import ALEX, MAYA, SAM, file, make_app, make_mail
-from tests.integration.clocks import body_text, moment, recuse, set_clock, update_case
+from tests.integration.clocks import (
+    body_text,
+    moment,
+    recuse,
+    reminders_of,
+    set_clock,
+    update_case,
+)
 from tests.integration.test_drafts import CLEAN, PARTY, REPORT, _approve, _draft, _tag
 
 FILED = moment(2, 11)  # Monday 11:00 UTC: the draft
@@ -41,16 +48,7 @@ def _report(app: App, body: str = REPORT) -> str:
 
 
 def _draft_reminders(app: App) -> list[tuple[Event, Outbox]]:
-    with Session(app.engine) as session:
-        events = session.exec(select(Event).where(Event.kind == "reminder_sent")
-                              .order_by(col(Event.id))).all()
-        out = []
-        for ev in events:
-            if ev.data.get("reminder") != "draft":
-                continue
-            row = session.exec(select(Outbox).where(Outbox.message_id == ev.message_id)).one()
-            out.append((ev, row))
-        return out
+    return reminders_of(app, "draft")
 
 
 def _tick(app: App, when: object) -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from bot.clocks.digest import build_digests
 from bot.clocks.reminders import run_reminders
 from bot.core.app import App
-from bot.store.models import Event, Outbox
+from bot.store.models import Event
 from tests.helpers import ALEX, CONDUCT, MAYA, REPORTER, make_app, make_mail
 from tests.integration.clocks import (
     body_text,
     file_mail,
     mark_sent,
     moment,
+    reminders_of,
     reply,
     report,
     set_clock,
@@ -51,19 +52,6 @@ def _merged(app: App, *, ack_kim: bool = True) -> str:
     return jo
 
 
-def _reminders(app: App, kind: str) -> list[tuple[Event, Outbox]]:
-    with Session(app.engine) as session:
-        events = session.exec(select(Event).where(Event.kind == "reminder_sent")
-                              .order_by(col(Event.id))).all()
-        out = []
-        for ev in events:
-            if ev.data.get("reminder") == kind:
-                row = session.exec(select(Outbox).where(
-                    Outbox.message_id == ev.message_id)).one()
-                out.append((ev, row))
-        return out
-
-
 def _tick(app: App, when: object) -> None:
     set_clock(app, when)  # type: ignore[arg-type]
     run_reminders(app)
@@ -75,9 +63,9 @@ def test_answering_one_reporter_leaves_the_other_reminded(app: App) -> None:
     reply(app, moment(3, 10), ALEX, code, "jo1@mail.example", "to-jo@example.org",
           to=(REPORTER,), cc=(CONDUCT,))
     _tick(app, moment(9, 10, 30))  # Jo's 7 days are up, Kim's not yet
-    assert _reminders(app, "first_response") == []
+    assert reminders_of(app, "first_response") == []
     _tick(app, moment(9, 11))
-    [(ev, row)] = _reminders(app, "first_response")
+    [(ev, row)] = reminders_of(app, "first_response")
     assert ev.data["key"].startswith("first_response:")
     text = body_text(row)
     assert "more than one person" in text and "reached the group" in text
@@ -91,7 +79,7 @@ def test_answering_one_reporter_leaves_the_other_reminded(app: App) -> None:
     reply(app, moment(9, 12), ALEX, code, "kim1@mail.example", "to-kim@example.org",
           to=(KIM,), cc=(CONDUCT,))
     _tick(app, moment(10, 12))
-    assert len(_reminders(app, "first_response")) == 1
+    assert len(reminders_of(app, "first_response")) == 1
     with Session(app.engine) as session:
         cleared = session.exec(select(Event).where(Event.kind == "reminder_cleared")).all()
     assert [e.data["key"] for e in cleared] == [ev.data["key"]]
@@ -112,7 +100,7 @@ def test_nobody_but_an_authenticated_member_closes_a_reporters_clock(app: App) -
                         authenticated=auth)
         assert file_mail(app, raw, moment(4, 10)) == code
     _tick(app, moment(9, 11))
-    assert len(_reminders(app, "first_response")) == 1
+    assert len(reminders_of(app, "first_response")) == 1
 
 
 def test_an_unacknowledged_second_report_reminds_the_chair(app: App) -> None:
@@ -120,7 +108,7 @@ def test_an_unacknowledged_second_report_reminds_the_chair(app: App) -> None:
     reply(app, moment(2, 13), ALEX, code, "jo1@mail.example", "to-jo@example.org",
           to=(REPORTER,), cc=(CONDUCT,))
     _tick(app, moment(3, 11))
-    [(ev, row)] = _reminders(app, "ack_overdue")
+    [(ev, row)] = reminders_of(app, "ack_overdue")
     assert ev.data["key"].startswith("ack_overdue:") and row.recipients == [MAYA]
     assert "has not been acknowledged to its reporter" in body_text(row)
 
@@ -129,5 +117,5 @@ def test_a_single_reporter_keeps_the_plain_keys(app: App) -> None:
     report(app, moment(2, 10), "solo@mail.example", sender=REPORTER)
     _tick(app, moment(9, 11))
     keys = sorted(ev.data["key"] for kind in ("ack_overdue", "first_response")
-                  for ev, _row in _reminders(app, kind))
+                  for ev, _row in reminders_of(app, kind))
     assert keys == ["ack_overdue", "first_response"]
