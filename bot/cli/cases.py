@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from bot.cli.common import CliState, fail, pass_state
+from bot.cli.common import CliState, fail, json_rows, pass_state
 
 
 def _record_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
@@ -22,15 +22,16 @@ def _record_rows(records: list[dict[str, Any]]) -> list[list[Any]]:
 @pass_state
 def cases_cmd(state: CliState, as_json: bool, status: str | None) -> None:
     """List the cases (the record spreadsheet)."""
+    from bot.core.gcpause import collector_paused
     from bot.store.db import session_scope
     from bot.store.records import case_records, list_cases
 
     app = state.app()
-    with session_scope(app.engine) as session:
+    with session_scope(app.engine) as session, collector_paused():
         records = case_records(session, [c for c in list_cases(session)
                                          if status is None or c.status == status])
     if as_json:
-        click.echo(json.dumps(records, indent=2))
+        click.echo(json_rows(records))
         return
     if not records:
         click.echo("no cases")

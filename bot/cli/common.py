@@ -7,6 +7,7 @@ database and the mail machinery are imported by the commands that use them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NoReturn
@@ -72,3 +73,16 @@ def parse_now(value: str | None) -> datetime | None:
 
 
 pass_state = click.make_pass_decorator(CliState)
+
+
+def json_rows(rows: Sequence[object]) -> str:
+    """A JSON array with one row per line.
+
+    Indenting every field goes through the json module's pure-Python encoder:
+    over 10,000 cases that alone took a third of a second.
+    """
+    import json
+
+    if not rows:
+        return "[]"
+    return "[\n" + ",\n".join("  " + json.dumps(row) for row in rows) + "\n]"

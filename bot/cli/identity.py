@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.cli.common import CliState, fail, pass_state
+from bot.cli.common import CliState, fail, json_rows, pass_state
 
 if TYPE_CHECKING:
     from bot.records.identitykey import IdentityKey
@@ -60,7 +60,7 @@ def identity_list(state: CliState, as_json: bool) -> None:
     except IdentityKeyError as exc:
         fail(str(exc))
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_rows(rows))
     elif rows:
         _print_rows(rows)
     else:

@@ -7,11 +7,9 @@ date, so the records can always say who was a member when.
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from bot.cli.common import CliState, fail, pass_state
+from bot.cli.common import CliState, fail, json_rows, pass_state
 
 
 @click.command("members")
@@ -33,7 +31,7 @@ def members_cmd(state: CliState, as_json: bool, at: str | None) -> None:
         click.echo("note: the configuration differs from the roster on file; the roster "
                    "is updated when the bot starts (cocbot run)", err=True)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_rows(rows))
         return
     if not rows:
         click.echo("no members on file")

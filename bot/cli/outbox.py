@@ -6,11 +6,9 @@ Failed mail never disappears silently: it stays in the outbox with the reason
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from bot.cli.common import CliState, fail, pass_state
+from bot.cli.common import CliState, fail, json_rows, pass_state
 
 
 def _when(value: str | None) -> str:
@@ -36,7 +34,7 @@ def outbox_list(state: CliState, show_all: bool = False, as_json: bool = False) 
 
     rows = outbox_rows(state.app(), include_sent=show_all)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_rows(rows))
         return
     if not rows:
         click.echo("outbox is empty" if show_all else "nothing queued or failed")

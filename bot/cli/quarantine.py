@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from bot.cli.common import CliState, fail, pass_state
+from bot.cli.common import CliState, fail, json_rows, pass_state
 
 
 @click.group("quarantine", invoke_without_command=True)
@@ -28,7 +26,7 @@ def quarantine_list(state: CliState, show_all: bool = False, as_json: bool = Fal
     app = state.app()
     rows = list_quarantine(app, include_released=show_all)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_rows(rows))
     elif not rows:
         click.echo("quarantine is empty")
     else:

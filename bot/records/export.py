@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from bot.core.gcpause import collector_paused
 from bot.store.models import Case
 from bot.store.people import CaseExtra, CasePerson, Person
 
@@ -49,12 +50,18 @@ def unneutralise(value: str) -> str:
 
 
 def record_rows(session: Session, zone: ZoneInfo,
-                cases: Iterable[Case] | None = None) -> list[list[str]]:
+                 cases: Iterable[Case] | None = None) -> list[list[str]]:
     """The spreadsheet rows (values as text, not yet neutralised), oldest report first.
 
     Reads plain columns in three queries (no ORM objects), so ten thousand cases
     take well under a second.  `cases` limits the rows to those cases.
     """
+    with collector_paused():  # many rows at once (bot.core.gcpause)
+        return _record_rows(session, zone, cases)
+
+
+def _record_rows(session: Session, zone: ZoneInfo,
+                 cases: Iterable[Case] | None = None) -> list[list[str]]:
     wanted = None if cases is None else {c.id for c in cases}
     people: dict[int, list[tuple[str, str | None]]] = defaultdict(list)
     for case_id, code, consequence in session.execute(

@@ -29,6 +29,7 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
 from bot.core.config import Config
+from bot.core.gcpause import collector_paused
 from bot.records.casextra import SPACES
 from bot.store.models import Case, InboundMessage, Outbox
 from bot.store.people import CaseExtra, CasePerson
@@ -233,6 +234,11 @@ def _months(period: Period) -> list[str]:
 
 def compute(session: Session, config: Config, period: Period) -> Stats:
     """Count the records of the cases reported in `period`."""
+    with collector_paused():  # many rows at once (bot.core.gcpause)
+        return _compute(session, config, period)
+
+
+def _compute(session: Session, config: Config, period: Period) -> Stats:
     zone: ZoneInfo = config.schedule.zone
     lo = datetime.combine(period.start, time(0, 0), tzinfo=zone)
     hi = datetime.combine(period.end + timedelta(days=1), time(0, 0), tzinfo=zone)

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlmodel import Session
 
 from bot.core.resources import shipped_dir
 from bot.store.dburl import prepare_url
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 # The alembic scripts live at the top of the project (migrations/), beside bot/.
 
@@ -53,6 +53,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(url: str) -> AlembicConfig:
     """An alembic Config pointing at the packaged migrations."""
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(shipped_dir("migrations")))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -61,17 +63,67 @@ def alembic_config(url: str) -> AlembicConfig:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`."""
+    from alembic import command
+
     prepare_url(url)
     command.upgrade(alembic_config(url), revision)
 
 
+# A migration's header lines: `revision: str = "0009"`, `down_revision: ... = "0008"`.
+_REVISION_RE = re.compile(r'^revision\b[^=\n]*=\s*["\']([^"\']+)["\']', re.MULTILINE)
+_DOWN_RE = re.compile(r'^down_revision\b[^=\n]*=\s*(?:None|["\']([^"\']+)["\'])', re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision id.
+
+    Read from the migration files' header lines as text (`file_head`): every
+    command checks the schema at start, and importing alembic to do it cost a
+    tenth of a second each time.  When the files do not plainly name one head,
+    alembic decides.
+    """
+    return file_head() or _alembic_head()
+
+
+def file_head() -> str | None:
+    """The one head the migration files' header lines name, or None when unsure."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((shipped_dir("migrations") / "versions").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION_RE.search(text), _DOWN_RE.search(text)
+        if rev is None or down is None:
+            return None
+        revisions.add(rev.group(1))
+        if down.group(1):
+            parents.add(down.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _alembic_head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    if len(rows) > 1:  # several branches: alembic's own answer
+        from alembic.runtime.migration import MigrationContext
+
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    return str(rows[0][0]) if rows else None
+
+
 def schema_status(engine: Engine) -> tuple[str | None, str | None]:
     """(current revision in the database, newest revision available)."""
-    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
-    head = script.get_current_head()
-    with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-    return current, head
+    return current_revision(engine), head_revision()
 
 
 def require_current_schema(engine: Engine) -> None:

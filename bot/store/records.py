@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from bot.core.events import EventKind
+from bot.core.gcpause import collector_paused
 from bot.store import clockindex  # noqa: F401  (its listener re-arms a case's clocks per event)
 from bot.store.codenames import new_code_name
 from bot.store.models import Case, CaseMessage, Event, InboundMessage, Participant, utcnow
@@ -208,6 +209,11 @@ def find_case(session: Session, code: str) -> Case | None:
 
 def case_records(session: Session, cases: list[Case]) -> list[dict[str, Any]]:
     """`case_record` for many cases at once: two queries in all instead of two per case."""
+    with collector_paused():  # many rows at once (bot.core.gcpause)
+        return _case_records(session, cases)
+
+
+def _case_records(session: Session, cases: list[Case]) -> list[dict[str, Any]]:
     ids = {c.id for c in cases}
     message_ids: dict[int, list[str]] = {i: [] for i in ids if i is not None}
     for case_id, mid in session.exec(
