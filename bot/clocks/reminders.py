@@ -365,6 +365,7 @@ def _candidates(app: App) -> list[int]:
     now = app.now_utc()
     key = clock_key(app.config)
     ids: list[int] = []
+    urgent: set[int] = set()
     with session_scope(app.engine) as session:
         stale = clockindex.to_look_at(session, now, key)
         if not stale:
@@ -391,10 +392,13 @@ def _candidates(app: App) -> list[int]:
             if any(due_now(o, facts, app.config, now) for o in obs) or _answered(
                     facts, {o.key for o in obs}):
                 ids.append(case.id or 0)
+                if facts.urgent:
+                    urgent.add(case.id or 0)
             else:
                 clockindex.remember(session, case.id or 0,
                                     next_check(obs, facts, app.config, now), key)
-    return ids
+    # In a burst (after an outage or a restore), possible danger goes out first.
+    return sorted(ids, key=lambda cid: (cid not in urgent, cid))
 
 
 def _clocked_cases(session: Session) -> set[int]:
@@ -454,13 +458,15 @@ SEND_BATCH = 50
 def run_reminders(app: App) -> int:
     """Send every reminder due at app.now(), a batch of cases per transaction; returns how many.
 
-    A batch that fails is retried one case per transaction, so one case that
-    cannot be handled holds back no other.
+    Cases with possible danger come first. A batch that fails is retried one
+    case per transaction, so one case that cannot be handled holds back no other.
     """
     todo = _candidates(app)
     total = 0
     for start in range(0, len(todo), SEND_BATCH):
         batch = todo[start:start + SEND_BATCH]
+        if total:
+            app.outbox_wakeup.set()  # what is committed goes out while the rest is prepared
         try:
             total += _remind_batch(app, batch)
         except Exception:
@@ -483,8 +489,9 @@ def _remind_batch(app: App, case_ids: list[int]) -> int:
         # same job waits here and then sees our events.
         session.execute(update(Case).where(col(Case.id).in_(case_ids))
                         .values(code=Case.code))
-        cases = list(session.exec(select(Case).where(col(Case.id).in_(case_ids))
-                                  .order_by(col(Case.id))).all())
+        order = {cid: i for i, cid in enumerate(case_ids)}  # urgent first, as given
+        cases = sorted(session.exec(select(Case).where(col(Case.id).in_(case_ids))).all(),
+                       key=lambda c: order.get(c.id or 0, 0))
         sent = 0
         for case, facts in zip(cases, facts_for(session, app.config, cases), strict=True):
             sent += remind_case(session, app, case, facts)

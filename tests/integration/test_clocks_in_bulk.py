@@ -160,3 +160,20 @@ def test_a_failing_case_holds_back_no_other(tmp_path: Path) -> None:
         session.execute(text("DROP TRIGGER no_reminder"))
     assert run_reminders(app) == 1
     assert [len(outbox(app, "reminder", code)) for code in codes] == [1, 1, 1]
+
+
+def test_in_a_burst_possible_danger_goes_out_first(tmp_path: Path) -> None:
+    """After an outage, sixty overdue cases wait; the one with possible danger is sent first."""
+    app = make_app(f"sqlite:///{tmp_path / 'burst.db'}", schedule={"digest_time": "23:59"})
+    for i in range(60):
+        report(app, moment(2, 10), f"calm{i}@mail.example", sender=f"calm{i}@mail.example",
+               body="Someone kept interrupting people in the chat.")
+    danger = report(app, moment(2, 10), "danger@mail.example", sender="dana@mail.example",
+                    body="He said he knows where I live and will come to hurt me.")
+    set_clock(app, moment(3, 14, 30))  # a day later, the urgent clock long overdue too
+    run_reminders(app)
+    rows = outbox(app, "reminder")
+    assert len({r.case_id for r in rows}) == 61
+    with Session(app.engine) as session:
+        danger_id = find_case(session, danger).id  # type: ignore[union-attr]
+    assert rows[0].case_id == danger_id
