@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from bot.cli.main import main
@@ -17,6 +18,7 @@ from bot.records.identitykey import generate_key
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.store.people import Person, PersonIndex
 from tests.helpers import ALEX, MAYA, config_dict, file, make_app, make_mail, write_config
+from tests.servers import Postgres
 
 PHRASE = "the walrus incident near the coat rack"
 REPORTER = "purge.me.reporter@mail.example"
@@ -132,3 +134,31 @@ def test_retention_reminder_to_the_chairs_once(tmp_path: Path) -> None:
                 if b"past retention" in r.raw]
     assert len(rows) == 1 and rows[0].recipients == [MAYA]
     assert gone.encode() in rows[0].raw and REPORTER.encode() not in rows[0].raw
+
+
+def test_purge_on_postgresql_leaves_no_bytes_in_its_table_files(
+        pg_url: str, postgres_server: Postgres) -> None:
+    """The database's own files (not the write-ahead log, see README) hold nothing purged."""
+    app = make_app(pg_url, clock=T0, stats={"min_count": 1})
+    build(app)
+    with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        oid = conn.execute(text("SELECT oid FROM pg_database "
+                                "WHERE datname = current_database()")).scalar_one()
+    folder = postgres_server.data_dir / "base" / str(oid)
+
+    def table_files() -> bytes:
+        # A checkpoint writes what shared buffers hold and unlinks dropped files.
+        with app.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CHECKPOINT"))
+        return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+
+    assert PHRASE.encode() in table_files()  # the search can find it
+    from bot.records.retention import purge
+
+    result = purge(app, datetime(2026, 2, 1).date())
+    assert result.compacted and "VACUUM FULL" in result.compacted
+    blob = table_files()
+    for secret in (PHRASE, REPORTER, "Purge Reporter", "wally@example.net"):
+        assert secret.encode() not in blob, secret
+    assert KEEP_PHRASE.encode() in blob
+    app.engine.dispose()
