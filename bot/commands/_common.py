@@ -27,6 +27,24 @@ def today(cc: CommandContext) -> date:
     return moment(cc).astimezone(cc.app.config.schedule.zone).date()
 
 
+def without_identities(cc: CommandContext, text: str) -> str:
+    """`text` with recorded people's real names and addresses replaced by their code names.
+
+    Free text the records keep (notes, proposals, feedback, suspension
+    conditions) must not hold a reported person's identity in clear: the
+    identity key is the only place for it.  Without the key the bot cannot know
+    the names, and the text stays as written.
+    """
+    from bot.records.identitykey import IdentityKeyError, load_key
+    from bot.records.scrub import scrub_text
+
+    try:
+        key = load_key(cc.app.config)
+    except IdentityKeyError:
+        return text
+    return scrub_text(cc.session, key, cc.case, text) if key is not None else text
+
+
 def record_event(cc: CommandContext, kind: EventKind, **data: Any) -> Event:
     """Add a `kind` event to the case, by the member, for this message."""
     return add_event(cc.session, cc.case, kind, actor=cc.member.email,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import _decisions as dec
-from bot.commands._common import record_event, today
+from bot.commands._common import record_event, today, without_identities
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
 
@@ -38,7 +38,7 @@ class Feedback(Command):
         none = text.lower() == "none" or text.lower().startswith("none ")
         day = today(cc).isoformat()
         record_event(cc, EventKind.FEEDBACK_RECORDED, proposal=prop.id, none=none,
-                     text=text[:TEXT_MAX], date=day)
+                     text=without_identities(cc, text)[:TEXT_MAX], date=day)
         what = "no feedback" if none else "feedback"
         return CommandResult(f"{what} recorded for proposal #{prop.id} on {day}",
                              changed={"feedback": day})

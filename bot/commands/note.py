@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.commands._common import record_event, today
+from bot.commands._common import record_event, today, without_identities
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
 
@@ -29,7 +29,7 @@ class Note(Command):
         if len(text) > MAX_NOTE_CHARS:
             raise CommandError(f"the note is longer than {MAX_NOTE_CHARS} characters")
         day = today(cc)
-        record_event(cc, EventKind.NOTE, date=day.isoformat(), text=text)
+        record_event(cc, EventKind.NOTE, date=day.isoformat(), text=without_identities(cc, text))
         # The transcript does not repeat the text: it quotes no case content.
         return CommandResult(f"note dated {day.isoformat()} added ({len(text)} characters)",
                              changed={"note": day.isoformat()})

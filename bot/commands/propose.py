@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.commands import _decisions as dec
-from bot.commands._common import normalise, record_event
+from bot.commands._common import normalise, record_event, without_identities
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.commands.consequence import CONSEQUENCES
 from bot.core.events import EventKind
@@ -66,7 +66,7 @@ class Propose(Command):
             record_event(cc, EventKind.PROPOSAL_WITHDRAWN, proposal=old.id, reason="replaced")
         consequence = consequence_of(text)
         ev = record_event(cc, EventKind.PROPOSAL_OPENED, consequence=consequence,
-                          text=text[:TEXT_MAX])
+                          text=without_identities(cc, text)[:TEXT_MAX])
         cc.session.flush()
         prop = dec.current(cc)
         assert prop is not None and prop.id == ev.id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.commands._common import today
+from bot.commands._common import today, without_identities
 from bot.commands.base import Command, CommandContext, CommandError, CommandResult, command
 from bot.core.events import EventKind
 from bot.records.enforce import Change, OutcomeRefused, apply_outcome, earlier_suspensions
@@ -35,7 +35,7 @@ class Suspend(Command):
         if match is None or days is None:
             raise CommandError("say how long: #suspend PERSON 60d [conditions]")
         who = cc.args[:match.start()].strip()
-        conditions = cc.args[match.end():].strip() or None
+        conditions = without_identities(cc, cc.args[match.end():].strip()) or None
         try:
             link, person = person_in_case(cc.session, cc.case, who)
         except PersonError as exc:

@@ -151,6 +151,12 @@ def _case_ids(session: Session, case: Case) -> list[int]:
     return ids
 
 
+def scrub_text(session: Session, key: IdentityKey, case: Case, text: str) -> str:
+    """`text` with the case's recorded people's names and addresses as their code names."""
+    terms = _terms(case_identities(session, key, _case_ids(session, case)))
+    return _replace(text, terms) if terms else text
+
+
 def scrub_inbound(row: InboundMessage, terms: list[tuple[re.Pattern[str], str]]) -> bool:
     """Scrub one stored message (raw and subject); True when it changed."""
     new = scrub_bytes(row.raw, terms)

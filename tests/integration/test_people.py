@@ -187,3 +187,29 @@ def test_strangers_records_and_outcome_do_nothing(app: App) -> None:
     assert all(evil not in r.recipients for r in new)
     [link] = rows(app, CasePerson)
     assert link.record_type is None and link.consequence is None
+
+
+def test_free_text_in_the_records_names_people_by_code_only(app: App) -> None:
+    """A note or a proposal written after #person keeps the code name, not the real name."""
+    code, mid = report(app)
+    command(app, code, mid, body=f"#person {PERSON} <{ADDRESS}>\n\nOk.")
+    [person] = rows(app, Person)
+    command(app, code, mid, sender=MAYA,
+            body=f"#note spoke with {PERSON} ({ADDRESS.lower()}), who apologised\n"
+                 f"#propose Warning - {PERSON.split()[0]} {PERSON.split()[1]} is warned\n")
+    with Session(app.engine) as session:
+        [note] = session.exec(select(Event).where(Event.kind == "note")).all()
+        [proposal] = session.exec(select(Event).where(Event.kind == "proposal_opened")).all()
+    assert note.data["text"] == f"spoke with [{person.code}] ([{person.code}]), who apologised"
+    assert f"[{person.code}] is warned" in proposal.data["text"]
+    for ev in (note, proposal):
+        assert "quibble" not in str(ev.data).lower()
+
+
+def test_free_text_stays_as_written_without_the_key(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'nokey.db'}")
+    code, mid = report(app)
+    command(app, code, mid, sender=MAYA, body=f"#note spoke with {PERSON}\n")
+    with Session(app.engine) as session:
+        [note] = session.exec(select(Event).where(Event.kind == "note")).all()
+    assert note.data["text"] == f"spoke with {PERSON}"
