@@ -32,6 +32,7 @@ from bot.core.events import EventKind
 from bot.core.gcpause import collector_paused
 from bot.governance.danger import open_alarm
 from bot.mail.auth import verify_member
+from bot.store.db import among
 from bot.store.models import Case, Event, InboundMessage, Outbox, Participant
 from bot.store.records import STATUS_ONGOING
 from bot.store.recusal import awaiting_conflict_statement, exclusions_from, shut_out_from
@@ -198,29 +199,30 @@ def _read_rows(session: Session, config: Config, groups: dict[int, list[int]]) -
     for pid, cid, address, role, recused in session.execute(
             sa_select(col(Participant.id), col(Participant.case_id), col(Participant.address),
                       col(Participant.role), col(Participant.recused))
-            .where(col(Participant.case_id).in_(ids))
+            .where(among(session, col(Participant.case_id), ids))
             .order_by(col(Participant.id))).all():
         rows[root_of[cid]].participants.append((pid, cid, address, role, bool(recused)))
-    for ev in session.exec(select(Event).where(col(Event.case_id).in_(ids),
+    for ev in session.exec(select(Event).where(among(session, col(Event.case_id), ids),
                                                col(Event.kind).not_in(TRAFFIC_KINDS))
                            .order_by(col(Event.at), col(Event.id))).all():
         rows[root_of[ev.case_id or 0]].events.append(ev)
     # Filed messages are most of a history: plain columns, not whole events.
     for eid, cid, message_id, data in session.execute(
             sa_select(col(Event.id), col(Event.case_id), col(Event.message_id), col(Event.data))
-            .where(col(Event.case_id).in_(ids), col(Event.kind) == EventKind.MESSAGE_FILED)).all():
+            .where(among(session, col(Event.case_id), ids),
+                   col(Event.kind) == EventKind.MESSAGE_FILED)).all():
         rows[root_of[cid]].filed.append((eid, message_id, bool((data or {}).get("backfill"))))
     for mid, message_id, sender, received, kind, cid in session.execute(
             sa_select(col(InboundMessage.id), col(InboundMessage.message_id),
                       col(InboundMessage.from_address), col(InboundMessage.received_at),
                       col(InboundMessage.kind), col(InboundMessage.case_id))
-            .where(col(InboundMessage.case_id).in_(ids))
+            .where(among(session, col(InboundMessage.case_id), ids))
             .order_by(col(InboundMessage.received_at), col(InboundMessage.id))).all():
         rows[root_of[cid]].msgs.append((mid, message_id, sender, received, kind))
     for kind, recipients, status, sent_at, created_at, cid in session.execute(
             sa_select(col(Outbox.kind), col(Outbox.recipients), col(Outbox.status),
                       col(Outbox.sent_at), col(Outbox.created_at), col(Outbox.case_id))
-            .where(col(Outbox.case_id).in_(ids))).all():
+            .where(among(session, col(Outbox.case_id), ids))).all():
         rows[root_of[cid]].outbox.append((kind, recipients, status, sent_at, created_at))
     _read_member_headers(session, config, [m for r in rows.values() for m in r.msgs])
     return rows

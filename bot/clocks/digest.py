@@ -44,7 +44,7 @@ from bot.governance.proposals import Proposal, open_proposal
 from bot.governance.quorum import load_quorum_rules
 from bot.outbound.outbox import queue_mail
 from bot.records.onboarding import AWAITING_TEXT, awaiting_statement
-from bot.store.db import session_scope
+from bot.store.db import among, session_scope
 from bot.store.models import Case, DigestClaim, Event, Outbox
 from bot.store.records import STATUS_ONGOING, STATUS_RESOLVED
 
@@ -242,7 +242,7 @@ def _cases_to_read(session: Session, config: Config, earliest: datetime, today: 
     ordered = sorted(ids)
     for start in range(0, len(ordered), BATCH):
         found.extend(session.exec(select(Case).where(
-            col(Case.id).in_(ordered[start:start + BATCH]))).all())
+            among(session, col(Case.id), ordered[start:start + BATCH]))).all())
     found.sort(key=lambda c: (c.date_reported, c.id or 0))
     return found
 

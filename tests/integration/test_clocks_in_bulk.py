@@ -177,3 +177,17 @@ def test_in_a_burst_possible_danger_goes_out_first(tmp_path: Path) -> None:
     with Session(app.engine) as session:
         danger_id = find_case(session, danger).id  # type: ignore[union-attr]
     assert rows[0].case_id == danger_id
+
+
+@pytest.mark.storage
+def test_among_selects_exactly_the_ids_given(world: World) -> None:
+    """The id filter the batched reads use (an array parameter on PostgreSQL)."""
+    from bot.store.db import among
+
+    ids = _ids(world)
+    wanted = [ids["A"], ids["C"], 999_999]
+    with Session(world.app.engine) as session:
+        found = session.exec(select(Case.code).where(among(session, col(Case.id), wanted))
+                             .order_by(col(Case.id))).all()
+        none = session.exec(select(Case.id).where(among(session, col(Case.id), []))).all()
+    assert sorted(found) == sorted([world.codes["A"], world.codes["C"]]) and none == []
