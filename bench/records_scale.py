@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -240,6 +241,8 @@ def main() -> int:
         print(f"  mails queued by ticks 1-3: {queued}")
         # The digest of a day after the reminders went out (every case has more history).
         timed("digest after the reminders", 1.0, digest)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  peak memory of this process         {peak:8.0f} MiB")
     finally:
         if server is not None:
             server.cleanup()
