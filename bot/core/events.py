@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     CONSEQUENCES_SET = "consequences_set"  # Consequences were recorded
     # Governance: exclusion, danger triage, decisions, feedback
     MEMBER_NAMED = "member_named"  # a new report names a member: shut out until confirmed
+    MEMBER_MENTIONED = "member_mentioned"  # later mail from outside names a member: chairs told
     EXCLUSION_REQUESTED = "exclusion_requested"  # a member asked to exclude another (needs more)
     EXCLUDED = "excluded"  # a member was excluded from the case (shut out of everything)
     EXCLUSION_LIFTED = "exclusion_lifted"  # #readmit: the report was not about the member

@@ -8,6 +8,10 @@ directly to the DSF board" (manual, "Conflicts of Interest").
 - `name_members`: a new report that names a member shuts them out at once
   (`member_named`); the chairs not named (or, when every chair is, the other
   members) are asked to confirm with `#exclude NAME`.
+- `mention_members`: later mail from outside the group (the reporter adding
+  to their report, a witness) that names a member shuts nobody out (an
+  outsider must not change a case), but the members who would confirm an
+  exclusion are told once per member (`member_mentioned`), so they can `#exclude`.
 - `exclude`: a confirmed exclusion (`excluded`).
 - `refer_to_board_if_needed`: once every chair is recused or excluded, the
   other members are told (once per case) to take the report to the board.
@@ -107,6 +111,39 @@ def _everyone_named(session: Session, app: App, case: Case, named: list[Member],
     queue_mail(session, app, kind="exclusion", template=TEMPLATE_CONFIRM, to=to, case=case,
                context={"named": [m.name for m in named], "chairs_named": True,
                         "everyone_named": True, "board_address": app.config.board.address})
+
+
+TEMPLATE_MENTIONED = "member_mentioned"
+
+
+def mention_members(session: Session, app: App, case: Case, named: list[Member], *,
+                    message_id: str | None) -> list[Member]:
+    """Tell the confirmers (never the named) that outside mail in `case` names members.
+
+    Once per member and case; members already shut out are left alone.  Returns
+    the members the notice was about.
+    """
+    told = {str(e.data.get("member") or "") for e in case_events(session, case)
+            if e.kind == EventKind.MEMBER_MENTIONED}
+    fresh = [m for m in named if m.email not in told
+             and not is_shut_out(session, app.config, case, m)]
+    if not fresh:
+        return []
+    mentioned = {a for m in fresh for a in m.addresses}
+    # The chairs not named; when every chair is, the other members in the case.
+    others = [m for m in members_in(session, app.config, case)
+              if mentioned.isdisjoint(m.addresses)]
+    to = [m.email for m in ([m for m in others if m.role == "chair"] or others)
+          if valid_address(m.email)]
+    for member in fresh:
+        add_event(session, case, EventKind.MEMBER_MENTIONED, message_id=message_id,
+                  member=member.email, to=to)
+    log.warning("mail from outside the group names a member; confirmers told", case=case.code,
+                message_id=message_id, members=len(fresh), notified=len(to))
+    if to:
+        queue_mail(session, app, kind="exclusion", template=TEMPLATE_MENTIONED, to=to, case=case,
+                   context={"named": [m.name for m in fresh]})
+    return fresh
 
 
 def exclude(session: Session, app: App, case: Case, member: Member, *, actor: str,

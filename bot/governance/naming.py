@@ -36,7 +36,8 @@ def _fold(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
-def _without_header_lines(text: str) -> str:
+def without_header_lines(text: str) -> str:
+    """`text` without lines that look like a forwarded message's header block."""
     return "\n".join(line for line in text.splitlines() if not _HEADER_LINE_RE.match(line))
 
 
@@ -78,7 +79,7 @@ def report_text(pm: ParsedMessage, raw: bytes, inner: ParsedMessage | None = Non
         if m.html_body:
             parts.append(html_to_text(m.html_body))
     parts.extend(attachment_texts(raw))
-    return _without_header_lines("\n".join(parts))
+    return without_header_lines("\n".join(parts))
 
 
 def _name_pattern(name: str) -> re.Pattern[str] | None:

@@ -1,5 +1,8 @@
 """Handler: a new report that names a member shuts that member out at once.
 
+Later mail from outside the group that names a member shuts nobody out; the
+members who would confirm an exclusion are told (`mention_members`).
+
 Runs first, so that everything the report causes (the urgent notice, the
 acknowledgement's copy, the first digest line) already leaves the named member
 out.  The report's text, HTML and attachments are searched for each member's
@@ -13,8 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.governance.exclusion import name_members, refer_to_board_if_needed
-from bot.governance.naming import members_named, report_text
+from bot.governance.exclusion import mention_members, name_members, refer_to_board_if_needed
+from bot.governance.naming import members_named, report_text, without_header_lines
 from bot.mail.auth import verify_member
 from bot.mail.quoting import top_text
 
@@ -24,7 +27,10 @@ if TYPE_CHECKING:
 
 def handle(ctx: MessageContext) -> None:
     """Shut out the members a new report names (see module docstring)."""
-    if not ctx.is_new_case or ctx.inbound.kind not in ("report", "forwarded-report"):
+    if not ctx.is_new_case:
+        _later_mail(ctx)
+        return
+    if ctx.inbound.kind not in ("report", "forwarded-report"):
         return
     config = ctx.app.config
     skip: list[str] = []
@@ -49,3 +55,18 @@ def handle(ctx: MessageContext) -> None:
     # chair is named; this only records it for other ways of getting there.
     refer_to_board_if_needed(ctx.session, ctx.app, ctx.case, message_id=ctx.pm.message_id,
                              quiet=True)
+
+
+def _later_mail(ctx: MessageContext) -> None:
+    """Later mail from outside the group that names a member: tell the confirmers.
+
+    Only what the sender wrote counts (their new text and subject, not what
+    they quote), and nobody is shut out: anyone can write into a case, and
+    an outsider must not change who handles it.
+    """
+    if ctx.sender_member is not None or ctx.quiet:
+        return
+    own = "\n".join(top_text(ctx.pm.text_body, ctx.pm.html_body))
+    named = members_named(without_header_lines(own), ctx.app.config.members)
+    if named:
+        mention_members(ctx.session, ctx.app, ctx.case, named, message_id=ctx.pm.message_id)

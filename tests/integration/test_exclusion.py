@@ -6,12 +6,14 @@ from pathlib import Path
 
 from bot.clocks.digest import build_digests
 from bot.clocks.reminders import run_reminders
+from bot.core.app import App
 from bot.store.db import session_scope
 from tests.helpers import ALEX, CONDUCT, MAYA, MEMBERS, SAM, file, make_mail
 from tests.integration.gov import (
     NOW,
     command,
     events,
+    first_id,
     gov_app,
     last_transcript,
     mails,
@@ -197,3 +199,49 @@ def test_the_chairs_digest_shows_an_excluded_members_refused_commands(tmp_path: 
     with session_scope(app.engine) as session:
         [digest] = build_digests(session, app, NOW, only=[MAYA])
     assert [r[0] for r in digest.rows["held"]] == [code]
+
+
+def _follow_up(app: App, code: str, body: str, *, sender: str = "jo.reporter@mail.example",
+               mid: str) -> None:
+    parent = first_id(app, code)
+    out = file(app, make_mail(sender=sender, sender_name="", subject="Re: Report", body=body,
+                              message_id=mid, in_reply_to=parent, references=[parent]))
+    assert out.case_code == code
+
+
+def test_a_follow_up_naming_a_member_tells_the_chairs_and_shuts_nobody_out(
+        tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    code = report(app, "Someone kept messaging me after I asked them to stop.")
+    _follow_up(app, code, "I forgot to say: Alex Smith was the one who laughed along.",
+               mid="f1@mail.example")
+    [told] = events(app, "member_mentioned")
+    assert told.data["member"] == ALEX
+    [notice] = mails(app, "exclusion")
+    assert notice.recipients == [MAYA]  # the chair confirms; never the member named
+    text = text_of(notice)
+    assert "Alex Smith" in text and "#exclude" in text and "shut nobody out" in text
+    # An outsider's mail changed nothing about who handles the case.
+    assert events(app, "member_named") == [] and events(app, "excluded") == []
+    command(app, code, "#note still on it", sender=ALEX)
+    assert events(app, "command_refused") == []
+    # Said again, by anyone: no second notice.
+    _follow_up(app, code, "Again: Alex Smith.", mid="f2@mail.example")
+    _follow_up(app, code, "Alex Smith laughed.", sender="witness@else.example",
+               mid="f3@else.example")
+    assert len(mails(app, "exclusion")) == 1
+    assert mails_to(app, ALEX) == [r for r in mails_to(app, ALEX) if r.kind == "transcript"]
+
+
+def test_quotes_members_and_chairs_named(tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    code = report(app, "Someone kept messaging me after I asked them to stop.")
+    # Quoting a member's earlier mail names nobody; neither does a member's own mail.
+    _follow_up(app, code, "Thanks!\n\nOn Monday someone wrote:\n> Best, Alex Smith\n",
+               mid="q1@mail.example")
+    command(app, code, "#note asked Sam Jones to help", sender=ALEX)
+    assert events(app, "member_mentioned") == []
+    # The chair named: the other members are told instead.
+    _follow_up(app, code, "Maya Chen was there too.", mid="q2@mail.example")
+    [notice] = mails(app, "exclusion")
+    assert sorted(notice.recipients) == sorted([ALEX, SAM])
