@@ -194,6 +194,46 @@ def test_temporary_refusal_retries_only_that_recipient(
     assert row(app, queued.message_id).status == "sent"
 
 
+def test_temporary_refusal_then_a_broken_session_then_delivered_once_each(
+    app: App, smtp_sink: SmtpSink, clock: Clock
+) -> None:
+    """A recipient refused for now, then a fault on the retry: nobody gets it twice."""
+    smtp_sink.refuse(BAD, "451 4.7.1 greylisted, try again")
+    queued = queue(app, [GOOD, BAD])
+    assert deliver_due(app) == 0
+    smtp_sink.accept(BAD)
+    smtp_sink.fail_data("421 4.3.2 shutting down")  # the retry's session breaks
+    clock.advance(minutes=2)
+    assert deliver_due(app) == 0
+    broken = row(app, queued.message_id)
+    assert broken.status == "queued" and broken.refused == [
+        f"{BAD}: 451 4.7.1 greylisted, try again"]  # still owed, still only to BAD
+    smtp_sink.fail_data(None)
+    clock.advance(minutes=10)
+    assert deliver_due(app) == 1
+    delivered = [m.rcpt_tos for m in smtp_sink.messages]
+    assert delivered == [[GOOD], [BAD]]
+    assert row(app, queued.message_id).status == "sent"
+
+
+def test_mixed_refusals_retry_the_temporary_one_then_fail_on_the_permanent(
+    app: App, smtp_sink: SmtpSink, clock: Clock
+) -> None:
+    third = "gone@mail.example"
+    smtp_sink.refuse(BAD, "452 4.2.2 mailbox full")
+    smtp_sink.refuse(third, "550 5.1.1 no such user")
+    queued = queue(app, [GOOD, BAD, third])
+    assert deliver_due(app) == 0
+    assert row(app, queued.message_id).status == "queued"  # BAD may still get it
+    smtp_sink.accept(BAD)
+    clock.advance(minutes=2)
+    assert deliver_due(app) == 0
+    done = row(app, queued.message_id)
+    # BAD got it on the retry; the permanent refusal is what is left, for the operator.
+    assert done.status == "failed" and done.refused == [f"{third}: 550 5.1.1 no such user"]
+    assert [m.rcpt_tos for m in smtp_sink.messages] == [[GOOD], [BAD]]
+
+
 def test_every_recipient_refused_fails(app: App, smtp_sink: SmtpSink) -> None:
     smtp_sink.refuse(GOOD, "550 5.1.1 no such user")
     queued = queue(app, [GOOD])
