@@ -337,6 +337,11 @@ def remind_case(session: Session, app: App, case: Case, facts: CaseFacts | None 
             continue
         to, fallback = recipients_for(app.config, facts, ob)
         if not to:
+            # Recorded like a reminder sent (to nobody), so that the warning, too, comes
+            # once per repeat interval instead of at every tick; the digest still lists it.
+            add_event(session, case, EventKind.REMINDER_SENT, at=now, key=ob.key,
+                      reminder=ob.kind, to=[], due=ob.due.isoformat(), urgent=facts.urgent,
+                      undeliverable=True)
             log.warning("reminder has no one to go to", case=case.code, reminder=ob.kind)
             continue
         row = queue_mail(session, app, kind="reminder", template=ob.template, to=to, case=case,

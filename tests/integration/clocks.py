@@ -146,7 +146,7 @@ def reminders_of(app: App, reminder: str) -> list[tuple[Event, Outbox]]:
                                .order_by(col(Event.id))).all()
         out = []
         for ev in events:
-            if ev.data.get("reminder") == reminder:
+            if ev.data.get("reminder") == reminder and ev.message_id:  # mailed ones
                 row = session.exec(select(Outbox).where(
                     Outbox.message_id == ev.message_id)).one()
                 out.append((ev, row))

@@ -152,3 +152,29 @@ def test_resolved_case_still_reminds_and_the_digest_lists_it(app: App) -> None:
         [digest] = build_digests(session, app, moment(5, 8), only=[MAYA])
     assert (code, "a draft waits for a second member's review") in [
         (r[0], r[1]) for r in digest.rows["overdue"]]
+
+
+def test_nobody_left_to_review_is_noted_once_per_interval(app: App) -> None:
+    code = _report(app)
+    recuse(app, code, ALEX)
+    recuse(app, code, SAM)
+    set_clock(app, FILED)
+    _draft(app, code, CLEAN, "d1@example.org")
+    _tick(app, DUE)
+    _tick(app, moment(3, 11, 1))
+    _tick(app, moment(3, 15))
+    with Session(app.engine) as session:
+        sent = session.exec(select(Event).where(Event.kind == "reminder_sent")).all()
+    drafts = [e for e in sent if e.data.get("reminder") == "draft"]
+    assert len(drafts) == 1 and drafts[0].data["to"] == [] and drafts[0].data["undeliverable"]
+    assert _draft_reminders_mailed(app) == []
+    _tick(app, moment(4, 11, 1))  # a repeat interval later: noted again
+    with Session(app.engine) as session:
+        sent = session.exec(select(Event).where(Event.kind == "reminder_sent")).all()
+    assert len([e for e in sent if e.data.get("reminder") == "draft"]) == 2
+
+
+def _draft_reminders_mailed(app: App) -> list[Outbox]:
+    with Session(app.engine) as session:
+        return [r for r in session.exec(select(Outbox).where(Outbox.kind == "reminder")).all()
+                if "draft waits" in body_text(r)]
