@@ -238,7 +238,7 @@ def _read_member_headers(session: Session, config: Config, msgs: list[_Msg]) -> 
     for start in range(0, len(missing), BATCH):
         for row_id, raw in session.exec(
                 select(InboundMessage.id, InboundMessage.raw)
-                .where(col(InboundMessage.id).in_(missing[start:start + BATCH]))).all():
+                .where(among(session, col(InboundMessage.id), missing[start:start + BATCH]))).all():
             _header_facts((engine_key, row_id or 0, authserv), raw, config)
 
 

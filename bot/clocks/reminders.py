@@ -28,8 +28,10 @@ Clocks (key: due -> to; closed by):
 - feedback:<proposal>: an agreed proposal + feedback_days -> point of contact;
   closed by `#feedback`.
 - draft:<event id>: a `#draft` + draft_review_hours -> every member not shut
-  out of the case but its author (else the chairs); closed by `#approve`,
-  `#revise`, or the author's newer draft.
+  out of the case but its author; closed by `#approve`, `#revise`, or the
+  author's newer draft.
+
+A reminder with nobody to go to is recorded as sent to nobody (`undeliverable`).
 
 The first three apply to Ongoing cases with a reporter outside the group whose
 report was not backfilled.  Outside working days/hours in `schedule.timezone`
@@ -381,7 +383,7 @@ def _candidates(app: App) -> list[int]:
         for start in range(0, len(stale), BATCH):
             for cid, status, review in session.execute(
                     sa_select(col(Case.id), col(Case.status), col(Case.review_date))
-                    .where(col(Case.id).in_(stale[start:start + BATCH]))).all():
+                    .where(among(session, col(Case.id), stale[start:start + BATCH]))).all():
                 if status != STATUS_ONGOING and review is None and cid not in clocked:
                     # Resolved, no review date, no clock of its own: nothing can fall due.
                     clockindex.remember(session, cid, None, key)
