@@ -199,7 +199,7 @@ def main() -> int:
         from bot.clocks.digest import TEMPLATE, build_digests
         from bot.clocks.scheduler import run_due
         from bot.outbound.render import render_mail
-        from bot.records.export import record_rows, to_csv
+        from bot.records.export import record_rows, to_csv, to_xlsx
         from bot.records.stats import Period, compute
         from bot.store.db import session_scope
         from bot.store.records import case_records, list_cases
@@ -225,6 +225,12 @@ def main() -> int:
         print(f"timings on {args.cases} cases:")
         timed("cases --json", 1.0, cases_json)
         timed("export records (csv)", 1.0, export)
+
+        def export_xlsx() -> None:
+            with session_scope(app.engine) as session:
+                to_xlsx(record_rows(session, config.schedule.zone))
+
+        timed("export records (xlsx)", float("inf"), export_xlsx)
         timed("stats --year 2026", 1.0, stats)
         commands(folder, url)
         if args.records_only:
