@@ -64,9 +64,18 @@ def _later_mail(ctx: MessageContext) -> None:
     they quote), and nobody is shut out: anyone can write into a case, and
     an outsider must not change who handles it.
     """
-    if ctx.sender_member is not None or ctx.quiet:
+    if ctx.sender_member is not None or ctx.quiet or _automatic(ctx):
         return
     own = "\n".join(top_text(ctx.pm.text_body, ctx.pm.html_body))
     named = members_named(without_header_lines(own), ctx.app.config.members)
     if named:
         mention_members(ctx.session, ctx.app, ctx.case, named, message_id=ctx.pm.message_id)
+
+
+def _automatic(ctx: MessageContext) -> bool:
+    """Bounces, auto-replies and our own address: they quote mail, they report nothing."""
+    pm = ctx.pm
+    auto = [v.strip().lower() for v in pm.header_all("auto-submitted")]
+    return (pm.is_dsn or "multipart/report" in (pm.content_type or "").lower()
+            or any(v and not v.startswith("no") for v in auto)
+            or any(a.key == ctx.app.config.conduct_address for a in pm.from_))

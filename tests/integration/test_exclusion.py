@@ -245,3 +245,16 @@ def test_quotes_members_and_chairs_named(tmp_path: Path) -> None:
     _follow_up(app, code, "Maya Chen was there too.", mid="q2@mail.example")
     [notice] = mails(app, "exclusion")
     assert sorted(notice.recipients) == sorted([ALEX, SAM])
+
+
+def test_auto_replies_and_bounces_naming_a_member_tell_nobody(tmp_path: Path) -> None:
+    app = gov_app(tmp_path)
+    code = report(app, "Someone kept messaging me after I asked them to stop.")
+    parent = first_id(app, code)
+    out_of_office = make_mail(sender="jo.reporter@mail.example", sender_name="",
+                              subject="Automatic reply: Re: Report", message_id="ooo@mail.example",
+                              body="I am away. Your message from Alex Smith will be read later.",
+                              in_reply_to=parent, references=[parent],
+                              headers={"Auto-Submitted": "auto-replied"})
+    assert file(app, out_of_office).case_code == code
+    assert events(app, "member_mentioned") == [] and mails(app, "exclusion") == []
