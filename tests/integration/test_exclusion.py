@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bot.clocks.digest import build_digests
 from bot.clocks.reminders import run_reminders
@@ -202,10 +203,10 @@ def test_the_chairs_digest_shows_an_excluded_members_refused_commands(tmp_path: 
 
 
 def _follow_up(app: App, code: str, body: str, *, sender: str = "jo.reporter@mail.example",
-               mid: str) -> None:
+               mid: str, subject: str = "Re: Report", **kw: Any) -> None:
     parent = first_id(app, code)
-    out = file(app, make_mail(sender=sender, sender_name="", subject="Re: Report", body=body,
-                              message_id=mid, in_reply_to=parent, references=[parent]))
+    out = file(app, make_mail(sender=sender, sender_name="", subject=subject, body=body,
+                              message_id=mid, in_reply_to=parent, references=[parent], **kw))
     assert out.case_code == code
 
 
@@ -250,11 +251,7 @@ def test_quotes_members_and_chairs_named(tmp_path: Path) -> None:
 def test_auto_replies_and_bounces_naming_a_member_tell_nobody(tmp_path: Path) -> None:
     app = gov_app(tmp_path)
     code = report(app, "Someone kept messaging me after I asked them to stop.")
-    parent = first_id(app, code)
-    out_of_office = make_mail(sender="jo.reporter@mail.example", sender_name="",
-                              subject="Automatic reply: Re: Report", message_id="ooo@mail.example",
-                              body="I am away. Your message from Alex Smith will be read later.",
-                              in_reply_to=parent, references=[parent],
-                              headers={"Auto-Submitted": "auto-replied"})
-    assert file(app, out_of_office).case_code == code
+    _follow_up(app, code, "I am away. Your message from Alex Smith will be read later.",
+               mid="ooo@mail.example", subject="Automatic reply: Re: Report",
+               headers={"Auto-Submitted": "auto-replied"})
     assert events(app, "member_mentioned") == [] and mails(app, "exclusion") == []
